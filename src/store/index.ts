@@ -1,0 +1,55 @@
+/** jobchart's storage layer: KV leases, records, dispatch and events on memory or NATS JetStream. */
+export { systemClock } from './clock.js';
+export type { StoreClock, TimerHandle } from './clock.js';
+export { encodeEvent, decodeEvent } from './event-bus.js';
+export type { EventBus } from './event-bus.js';
+export type { FetchOptions, JobDelivery, JobDispatch } from './job-dispatch.js';
+export { JobRepository } from './job-repository.js';
+export { keyMatches } from './kv-bucket.js';
+export type { BucketSpec, KvBucket, KvChange, KvEntry, KvWatchOptions } from './kv-bucket.js';
+export { isLeaseLost, LeaseLostReason } from './lease.js';
+export type { Lease, LeaseLost, LeaseReleased } from './lease.js';
+export { LeaseRenewer } from './lease-renewer.js';
+export type { HoldOptions, LeaseRenewerOptions } from './lease-renewer.js';
+export { LeaseStore } from './lease-store.js';
+export type { LeaseHolder } from './lease-store.js';
+export { NodeRegistry } from './node-registry.js';
+export type { NodeInfo } from './node-registry.js';
+export { RecordRepository } from './record-repository.js';
+export type { Listing, RecordFormat, Stored } from './record-repository.js';
+export { ResultRepository } from './result-repository.js';
+export type { StoredResult, WaitForResultOptions } from './result-repository.js';
+export { RuntimeEventType } from './runtime-event.js';
+export type { RuntimeEvent, RuntimeEventListener, RuntimeEventMap } from './runtime-event.js';
+export { ScheduleRepository } from './schedule-repository.js';
+export { BucketName, resolveStoreOptions } from './store-backend.js';
+export type {
+  CompleteJobOutcome,
+  ConnectionState,
+  OpenStoreOptions,
+  StoreBackend,
+  StoreFactory,
+  StoreKind,
+} from './store-backend.js';
+export {
+  CorruptRecordError,
+  InvalidStoreKeyError,
+  RecordTooLargeError,
+  RevisionConflictError,
+  StoreClosedError,
+  StoreConfigError,
+} from './store-errors.js';
+export type { RecordBucket } from './store-errors.js';
+export {
+  decodeKeyToken,
+  encodeKeyToken,
+  jobIdForFire,
+  jobLeaseKey,
+  scheduleLeaseKey,
+  slotLeaseKey,
+  validatePrefix,
+} from './store-keys.js';
+export { memoryStore } from './memory/memory-store.js';
+export type { MemoryStoreOptions } from './memory/memory-store.js';
+export { natsStore } from './nats/nats-store.js';
+export type { NatsStoreOptions, NatsTlsOptions } from './nats/nats-store.js';

@@ -1,0 +1,204 @@
+/**
+ * The distributed store on NATS JetStream (nats-server >= 2.9): KV buckets `<prefix>_<name>`, the
+ * dispatch stream, and core subjects `<prefix>.events.<Type>` / `<prefix>.notify.jobs`. Each
+ * `open()` makes its own connection (one per node), which reconnects forever by default; a drop is
+ * reported through `onConnectionChange` ('down', then 'up'), never as an unhandled rejection.
+ */
+import { readFileSync } from 'node:fs';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import {
+  connect,
+  credsAuthenticator,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
+import { LocalEventListeners, encodeEvent, type EventBus } from '../event-bus.js';
+import { systemClock } from '../clock.js';
+import type { KvBucket } from '../kv-bucket.js';
+import {
+  assembleBackend,
+  BucketName,
+  resolveStoreOptions,
+  type ConnectionState,
+  type OpenStoreOptions,
+  type ResolvedStoreOptions,
+  type StoreBackend,
+  type StoreDriver,
+  type StoreFactory,
+} from '../store-backend.js';
+import { validatePrefix } from '../store-keys.js';
+import { NatsBucket } from './nats-bucket.js';
+import { NatsDispatch } from './nats-dispatch.js';
+
+/** Node TLS options as @nats-io/transport-node takes them (ca, cert, key, rejectUnauthorized, …). */
+export type NatsTlsOptions = NonNullable<NodeConnectionOptions['tls']>;
+
+export interface NatsStoreOptions {
+  /** nats-server URL(s), e.g. 'nats://127.0.0.1:4222'. */
+  servers: string | string[];
+  /** Namespace of buckets, stream and subjects (`[A-Za-z0-9_-]+`). @defaultValue 'jobchart' */
+  prefix?: string;
+  /** User name for user/password auth. @defaultValue none */
+  user?: string;
+  /** Password for user/password auth. @defaultValue none */
+  pass?: string;
+  /** Token auth. @defaultValue none */
+  token?: string;
+  /** Path of a `.creds` file (JWT + nkey seed), read at each open. @defaultValue none */
+  credsFile?: string;
+  /** TLS options (Node's: ca, cert, key, rejectUnauthorized…); `{}` requires TLS. @defaultValue none (server's choice) */
+  tls?: NatsTlsOptions | null;
+  /** Client name shown in server monitoring. @defaultValue 'jobchart' */
+  name?: string;
+  /** Wait between reconnect attempts. @defaultValue 1000 */
+  reconnectTimeWaitMs?: number;
+  /** Reconnect attempts per server before giving up ('closed'); -1 = never give up. @defaultValue -1 */
+  maxReconnectAttempts?: number;
+  /** Timeout of each JetStream/KV request and ack. @defaultValue 5000 */
+  requestTimeoutMs?: number;
+  /** Any other @nats-io/transport-node connection option, applied last. @defaultValue none */
+  connection?: Partial<NodeConnectionOptions>;
+}
+
+class NatsDriver implements StoreDriver {
+  readonly kind = 'nats';
+  readonly clock = systemClock;
+  #state: ConnectionState = 'up';
+  readonly #stateListeners = new Set<(state: ConnectionState) => void>();
+  readonly #listeners = new LocalEventListeners();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    readonly buckets: Record<BucketName, KvBucket>,
+    readonly dispatch: NatsDispatch,
+    private readonly prefix: string,
+  ) {
+    nc.subscribe(`${prefix}.events.>`, {
+      callback: (err, msg) => {
+        if (!err) this.#listeners.deliver(msg.data);
+      },
+    });
+    void this.#watchStatus();
+    nc.closed().then(
+      () => this.#setState('closed'),
+      () => this.#setState('closed'),
+    );
+  }
+
+  readonly events: EventBus = {
+    publish: async (event) => {
+      this.nc.publish(`${this.prefix}.events.${event.type}`, encodeEvent(event));
+    },
+    subscribe: (listener) => this.#listeners.add(listener),
+    on: (type, listener) => this.#listeners.addTyped(type, listener),
+  };
+
+  get connectionState(): ConnectionState {
+    return this.#state;
+  }
+
+  onConnectionChange(listener: (state: ConnectionState) => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => this.#stateListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+    if (!this.nc.isClosed()) await this.nc.close();
+    this.#setState('closed');
+  }
+
+  async #watchStatus(): Promise<void> {
+    try {
+      for await (const status of this.nc.status()) {
+        if (status.type === 'disconnect') this.#setState('down');
+        else if (status.type === 'reconnect') this.#setState('up');
+        else if (status.type === 'close') this.#setState('closed');
+      }
+    } catch {
+      // The status iterator ends with the connection; `closed()` reports that.
+    }
+  }
+
+  #setState(state: ConnectionState): void {
+    if (this.#state === state || this.#state === 'closed') return;
+    this.#state = state;
+    for (const listener of [...this.#stateListeners]) {
+      try {
+        listener(state);
+      } catch (err) {
+        console.error('[jobchart] a connection listener threw:', err);
+      }
+    }
+  }
+}
+
+function connectionOptions(opts: NatsStoreOptions): NodeConnectionOptions {
+  const out: NodeConnectionOptions = {
+    servers: opts.servers,
+    name: opts.name ?? 'jobchart',
+    maxReconnectAttempts: opts.maxReconnectAttempts ?? -1,
+    reconnectTimeWait: opts.reconnectTimeWaitMs ?? 1000,
+    // Reconnect also when the very first connect fails (a node may start before its server).
+    waitOnFirstConnect: true,
+  };
+  if (opts.user !== undefined) out.user = opts.user;
+  if (opts.pass !== undefined) out.pass = opts.pass;
+  if (opts.token !== undefined) out.token = opts.token;
+  if (opts.tls !== undefined) out.tls = opts.tls;
+  if (opts.credsFile !== undefined) out.authenticator = credsAuthenticator(readFileSync(opts.credsFile));
+  return { ...out, ...opts.connection };
+}
+
+async function openDriver(opts: NatsStoreOptions, prefix: string, resolved: ResolvedStoreOptions): Promise<NatsDriver> {
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
+  const nc = await connect(connectionOptions(opts));
+  try {
+    const js = jetstream(nc, { timeout: requestTimeoutMs });
+    const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs });
+    const kvm = new Kvm(js);
+    const ttl: Record<BucketName, number> = {
+      schedules: 0,
+      jobs: 0,
+      results: 0,
+      leases: resolved.leaseDurationMs,
+      nodes: resolved.nodeTtlMs,
+    };
+    const buckets = {} as Record<BucketName, KvBucket>;
+    for (const name of Object.values(BucketName)) {
+      buckets[name] = await NatsBucket.open(kvm, nc, `${prefix}_${name}`, ttl[name]);
+    }
+    const names = {
+      stream: `${prefix}_dispatch`,
+      subject: `${prefix}.dispatch.jobs`,
+      consumer: `${prefix}_workers`,
+      notifySubject: `${prefix}.notify.jobs`,
+    };
+    const inboxPrefix = opts.connection?.inboxPrefix;
+    const dispatch = await NatsDispatch.open(
+      nc,
+      jsm,
+      js,
+      inboxPrefix === undefined ? names : { ...names, inboxPrefix },
+      resolved.ackWaitMs,
+      requestTimeoutMs,
+    );
+    return new NatsDriver(nc, buckets, dispatch, prefix);
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The distributed store on NATS JetStream; `open()` connects and creates what is missing. */
+export function natsStore(opts: NatsStoreOptions): StoreFactory {
+  const prefix = validatePrefix(opts.prefix ?? 'jobchart');
+  return {
+    kind: 'nats',
+    async open(openOpts: OpenStoreOptions): Promise<StoreBackend> {
+      const resolved = resolveStoreOptions(openOpts);
+      return assembleBackend(await openDriver(opts, prefix, resolved), resolved);
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/** Typed errors of the store layer. Messages name the offending value and how to fix it. */
+import type { DeserializationError } from '../codec/index.js';
+
+/**
+ * A conditional write lost: `create` found a live key, or `update`/`delete` named a revision that is
+ * no longer the key's latest (JetStream error 10071, "wrong last sequence").
+ */
+export class RevisionConflictError extends Error {
+  override readonly name = 'RevisionConflictError';
+  constructor(
+    readonly bucket: string,
+    readonly key: string,
+    /** The revision the writer expected; 0 for `create`. */
+    readonly expectedRevision: number,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      expectedRevision === 0
+        ? `key "${key}" in bucket "${bucket}" already exists: create only writes absent keys (read it, or update it with its revision)`
+        : `key "${key}" in bucket "${bucket}" is no longer at revision ${expectedRevision}: re-read it and retry with its current revision`,
+      options,
+    );
+  }
+}
+
+/** Which repository a corrupt record was found in. */
+export type RecordBucket = 'schedules' | 'jobs' | 'results';
+
+/** A stored value that the codec refuses; carries the id (from the key) so callers can report it. */
+export class CorruptRecordError extends Error {
+  override readonly name = 'CorruptRecordError';
+  constructor(
+    readonly bucket: RecordBucket,
+    /** The record's id, decoded from its key. */
+    readonly id: string,
+    readonly revision: number,
+    override readonly cause: DeserializationError,
+  ) {
+    super(
+      `record "${id}" in ${bucket} (revision ${revision}) is corrupt: ${cause.reason}; delete it or rewrite it with a valid record`,
+      { cause },
+    );
+  }
+}
+
+/** A store was opened with options that contradict each other or the buckets already on the server. */
+export class StoreConfigError extends Error {
+  override readonly name = 'StoreConfigError';
+}
+
+/** An id or name that cannot become a KV key or subject token. */
+export class InvalidStoreKeyError extends Error {
+  override readonly name = 'InvalidStoreKeyError';
+}
+
+/** An encoded value larger than the server accepts (NATS max_payload). */
+export class RecordTooLargeError extends Error {
+  override readonly name = 'RecordTooLargeError';
+  constructor(
+    readonly key: string,
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(
+      `value for "${key}" is ${bytes} bytes, over the server's max_payload of ${maxBytes} bytes: ` +
+        'pass smaller args/return values (store large data elsewhere and pass a reference), or raise max_payload in nats.conf',
+    );
+  }
+}
+
+/** The store was closed; open a new one. */
+export class StoreClosedError extends Error {
+  override readonly name = 'StoreClosedError';
+  constructor(what: string) {
+    super(`${what}: the store is closed; open a new backend with factory.open(...)`);
+  }
+}
