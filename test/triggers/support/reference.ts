@@ -25,13 +25,18 @@ export function instantsOfWall(zone: string, wall: number): number[] {
   return [...out].sort((a, b) => a - b);
 }
 
-/** Transitions (offset changes) of `zone` in [from, to], found by hourly sampling and bisection. */
-export function transitionsBetween(zone: string, from: number, to: number): { at: number; before: number; after: number }[] {
+/** Transitions (offset changes) of `zone` in [from, to], found by sampling every `step` ms and bisection. */
+export function transitionsBetween(
+  zone: string,
+  from: number,
+  to: number,
+  step = 3_600_000,
+): { at: number; before: number; after: number }[] {
   const out: { at: number; before: number; after: number }[] = [];
   let lo = Math.floor(from / 1000) * 1000;
   let loOffset = luxonOffsetMs(zone, lo);
   while (lo < to) {
-    const next = Math.min(lo + 3_600_000, Math.ceil(to / 1000) * 1000);
+    const next = Math.min(lo + step, Math.ceil(to / 1000) * 1000);
     const nextOffset = luxonOffsetMs(zone, next);
     if (nextOffset !== loOffset) {
       let a = lo;
@@ -100,11 +105,15 @@ export function wallMatchesExpression(expression: string, wall: number): boolean
   return wallMatches(expression, wall, wall, 1).length === 1;
 }
 
-/** Reference fire instants of a cron expression in `zone` within (from, to], ascending, merged. */
+/**
+ * Reference fire instants of a cron expression in `zone` within (from, to], ascending, merged.
+ * Looks at wall times up to 3 hours around the window: enough for any DST shift of real zones.
+ */
 export function referenceCronFireTimes(expression: string, zone: string, from: number, to: number): number[] {
   const realTime = hourFollowsRealTime(expression);
   const fires = new Set<number>();
-  for (const wall of wallMatches(expression, wallAt(zone, from) - DAY, wallAt(zone, to) + DAY)) {
+  const margin = 3 * 3_600_000;
+  for (const wall of wallMatches(expression, wallAt(zone, from) - margin, wallAt(zone, to) + margin)) {
     const instants = instantsOfWall(zone, wall);
     if (realTime) instants.forEach((t) => fires.add(t));
     else fires.add(instants.length > 0 ? instants[0]! : gapEnd(zone, wall));
