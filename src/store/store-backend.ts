@@ -87,6 +87,8 @@ export type CompleteJobOutcome =
 
 export interface StoreBackend {
   readonly kind: StoreKind;
+  /** The raw buckets, for tooling (`jobchart status`) and tests; the runtime uses the repositories. */
+  readonly buckets: Readonly<Record<BucketName, KvBucket>>;
   readonly leaseDurationMs: number;
   readonly ackWaitMs: number;
   readonly clock: StoreClock;
@@ -162,6 +164,7 @@ export function assembleBackend(driver: StoreDriver, opts: ResolvedStoreOptions)
 
   return {
     kind: driver.kind,
+    buckets,
     leaseDurationMs: opts.leaseDurationMs,
     ackWaitMs: opts.ackWaitMs,
     clock,

@@ -14,7 +14,7 @@
 import { AckPolicy, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { createInbox, nanos, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import type { FetchOptions, JobDelivery, JobDispatch } from '../job-dispatch.js';
-import { StoreConfigError } from '../store-errors.js';
+import { StoreClosedError, StoreConfigError } from '../store-errors.js';
 import { isConsumerNotFound, isStreamNotFound } from './nats-errors.js';
 
 export interface DispatchNames {
@@ -89,12 +89,14 @@ export class NatsDispatch implements JobDispatch {
 
   async enqueue(jobId: string): Promise<void> {
     if (typeof jobId !== 'string' || jobId.length === 0) throw new TypeError(`job id must be a non-empty string, got ${JSON.stringify(jobId)}`);
+    if (this.nc.isClosed()) throw new StoreClosedError('enqueue');
     await this.js.publish(this.names.subject, jobId);
     this.nc.publish(this.names.notifySubject);
   }
 
   async fetch(max: number, opts: FetchOptions = {}): Promise<JobDelivery[]> {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`fetch max must be an integer >= 1, got ${max}`);
+    if (this.nc.isClosed()) throw new StoreClosedError('fetch');
     const expiresMs = opts.expiresMs ?? 0;
     let msgs = await this.#pull(max, 0);
     if (msgs.length === 0 && expiresMs > 0 && !opts.signal?.aborted) {
@@ -113,45 +115,51 @@ export class NatsDispatch implements JobDispatch {
     return () => sub.unsubscribe();
   }
 
-  /** One pull request; `waitMs` 0 = no_wait. */
+  /**
+   * One pull request; `waitMs` 0 = no_wait. The server answers within `waitMs` (a status 404/408)
+   * unless the request is lost, e.g. while JetStream recovers right after a server restart: then
+   * the fetch gives up after a short grace and keeps listening a while longer only to hand late
+   * deliveries straight back (nak) instead of leaving them to the ack wait.
+   */
   #pull(batch: number, waitMs: number, signal?: AbortSignal): Promise<Msg[]> {
+    // Closed meanwhile (between two pulls of one fetch): what was fetched so far is all there is.
+    if (this.nc.isClosed()) return Promise.resolve([]);
     return new Promise((resolve) => {
       const got: Msg[] = [];
       let answered = false;
-      let requestOpen = true;
+      let listening = true;
       const inbox = createInbox(this.names.inboxPrefix);
-      const endRequest = (): void => {
-        requestOpen = false;
-        clearTimeout(guard);
-        sub.unsubscribe();
-        answer();
-      };
       const answer = (): void => {
         if (answered) return;
         answered = true;
+        clearTimeout(answerGuard);
         signal?.removeEventListener('abort', answer);
         resolve(got);
       };
+      const stopListening = (): void => {
+        if (!listening) return;
+        listening = false;
+        clearTimeout(listenGuard);
+        sub.unsubscribe();
+        answer();
+      };
       const sub = this.nc.subscribe(inbox, {
         callback: (err, msg) => {
-          if (err || isStatus(msg)) return endRequest(); // 404 empty, 408 expired/partial, 409, 503
-          if (answered) {
-            // The caller stopped waiting (aborted): give a late delivery straight back.
-            respondQuietly(msg, '-NAK');
-            return;
-          }
+          if (err || isStatus(msg)) return stopListening(); // 404 empty, 408 expired/partial, 409, 503
+          if (answered) return respondQuietly(msg, '-NAK'); // the caller stopped waiting: give it back
           got.push(msg);
-          if (got.length >= batch) endRequest();
+          if (got.length >= batch) stopListening();
         },
       });
-      // The server always answers within waitMs unless the connection dropped; then give up.
-      const guard = setTimeout(() => requestOpen && endRequest(), waitMs + this.requestTimeoutMs);
+      const answerGuard = setTimeout(answer, waitMs + Math.min(1000, this.requestTimeoutMs));
+      const listenGuard = setTimeout(stopListening, waitMs + this.requestTimeoutMs);
+      listenGuard.unref();
       signal?.addEventListener('abort', answer, { once: true });
       const body = waitMs > 0 ? { batch, expires: nanos(waitMs) } : { batch, no_wait: true };
       try {
         this.nc.publish(this.#nextSubject, JSON.stringify(body), { reply: inbox });
       } catch {
-        endRequest(); // closed connection: nothing to fetch
+        stopListening(); // closed connection: nothing to fetch
       }
     });
   }
