@@ -7,6 +7,8 @@
 import { InvalidStoreKeyError } from './store-errors.js';
 
 const LITERAL = /^[A-Za-z0-9-]$/;
+// (String.prototype.isWellFormed is ES2024; the project targets ES2023 typings.)
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -18,6 +20,10 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 export function encodeKeyToken(id: string): string {
   if (typeof id !== 'string' || id.length === 0) {
     throw new InvalidStoreKeyError(`id ${JSON.stringify(id)} cannot be a store key: ids must be non-empty strings`);
+  }
+  // A lone surrogate has no UTF-8 form (it would encode like U+FFFD and collide with it).
+  if (LONE_SURROGATE.test(id)) {
+    throw new InvalidStoreKeyError(`id ${JSON.stringify(id)} contains a lone UTF-16 surrogate: use well-formed strings as ids`);
   }
   let out = '';
   for (const ch of id) {

@@ -50,6 +50,7 @@ describe('NATS store', () => {
     const renewer = nodeA.createLeaseRenewer({ onLost: (l) => lost.push(l) });
     renewer.hold(lease);
 
+    const waiting = nodeA.results.waitFor('j1', { timeoutMs: 8000, pollIntervalMs: 500 });
     await server.restart();
     await until(async () => (states.includes('up') ? true : undefined), 10_000);
     expect(states.slice(0, 2)).toEqual(['down', 'up']);
@@ -69,6 +70,12 @@ describe('NATS store', () => {
     expect(await nodeB.leases.acquire(lease.key, 'node-b')).toBeNull();
     expect(await nodeB.leases.renew(lease)).toMatchObject({ lost: true, reason: 'revision_moved' });
     expect(await renewer.release(lease.key)).toMatchObject({ released: true });
+    // A wait begun before the restart still sees a result written after it.
+    await nodeB.results.create(
+      { jobId: 'j1', outcome: 'success', returnValue: 'after restart', finishedAt: new Date(), attempt: 1 },
+      { ttlMs: null },
+    );
+    expect(await waiting).toMatchObject({ jobId: 'j1', returnValue: 'after restart' });
     const taken = await nodeB.leases.acquire(lease.key, 'node-b');
     expect(taken).not.toBeNull();
     expect(isLeaseLost(await nodeB.leases.renew(taken as Lease))).toBe(false);
