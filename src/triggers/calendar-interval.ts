@@ -170,6 +170,12 @@ function* fireDates(t: CalendarIntervalTrigger, start: CivilDate, fromDay: numbe
   for (let d: CivilDate | null = start; d; d = addCalendarStep(d, monthStep, dayStep)) yield d;
 }
 
+/**
+ * Dates looked at per query before giving up (as exhausted). Only mixed month+day steps walk from
+ * `start`; at ≥ 28 days a step that still covers 7 000 years.
+ */
+const MAX_DATES_PER_QUERY = 100_000;
+
 /** The first fire time >= `lower` (epoch ms) on or before the end date, or null. */
 export function calendarIntervalNext(t: CalendarIntervalTrigger, lower: number): number | null {
   const zone = ZoneTimeline.for(t.timezone);
@@ -179,7 +185,9 @@ export function calendarIntervalNext(t: CalendarIntervalTrigger, lower: number):
   const endDay = end ? dayNumber(end) : Infinity;
   // Offsets stay within a day, so a date two days before `lower`'s local date fires before `lower`.
   const fromDay = Math.floor((lower + zone.offsetAt(lower)) / MS_PER_DAY) - 2;
+  let budget = MAX_DATES_PER_QUERY;
   for (const d of fireDates(t, start, fromDay)) {
+    if (--budget < 0) return null;
     const day = dayNumber(d);
     if (day > endDay) return null;
     if (day < fromDay) continue;

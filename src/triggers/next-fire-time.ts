@@ -13,6 +13,9 @@ import { orNext } from './or.js';
 import { describeValue } from './trigger-fields.js';
 import type { Trigger } from './types.js';
 
+/** The last instant a JS Date can hold: later fire times do not exist. */
+const MAX_INSTANT = 8.64e15;
+
 /** Options of {@link nextFireTime}. */
 export interface NextFireTimeOptions {
   /** Also accept a fire time equal to `after`. @defaultValue false */
@@ -52,7 +55,7 @@ function requireDate(after: unknown): number {
 export function nextFireTime(trigger: Trigger, after: Date, opts: NextFireTimeOptions = {}): Date | null {
   const ms = requireDate(after);
   const at = nextFireTimeAtOrAfter(trigger, opts.inclusive ? ms : ms + 1);
-  return at === null ? null : new Date(at);
+  return at === null || at > MAX_INSTANT ? null : new Date(at);
 }
 
 /** Up to `count` successive fire times after `after` (at or after with `inclusive`), e.g. for a CLI preview. */
@@ -61,7 +64,7 @@ export function upcomingFireTimes(trigger: Trigger, after: Date, count: number, 
   let lower = opts.inclusive ? requireDate(after) : requireDate(after) + 1;
   while (out.length < count) {
     const at = nextFireTimeAtOrAfter(trigger, lower);
-    if (at === null) break;
+    if (at === null || at > MAX_INSTANT) break;
     out.push(new Date(at));
     lower = at + 1;
   }

@@ -27,6 +27,8 @@ interface YearTable {
 }
 
 const SAMPLE_STEP = 7 * MS_PER_DAY;
+/** Instants luxon can give an offset for (a JS Date reaches ±8.64e15 ms). */
+const OFFSET_QUERY_LIMIT = 8.64e15 - 2 * MS_PER_DAY;
 const UTC_NAMES = /^(?:etc\/)?(?:utc|uct|gmt|gmt0|gmt[+-]0|zulu|universal|greenwich)$/i;
 
 function yearOf(t: number): number {
@@ -118,7 +120,10 @@ export class ZoneTimeline {
   }
 
   private rawOffset(t: number): number {
-    return Math.round(this.iana!.offset(t) * MS_PER_MINUTE);
+    // luxon answers NaN at the very edge of the Date range; a NaN here would never compare equal
+    // and keep the bisection below from ending, so ask about the nearest instant it can answer.
+    const minutes = this.iana!.offset(Math.min(Math.max(t, -OFFSET_QUERY_LIMIT), OFFSET_QUERY_LIMIT));
+    return Number.isFinite(minutes) ? Math.round(minutes * MS_PER_MINUTE) : 0;
   }
 
   private table(year: number): YearTable {

@@ -177,6 +177,15 @@ describe('cron: after, inclusive, bounds', () => {
     expect(nextFireTime(t, at('2026-01-01T00:00:00Z'))).toBeNull();
   });
 
+  it('answers at the edges of the Date range without hanging', () => {
+    const berlin = cron('0 0 * * *', { timezone: 'Europe/Berlin' });
+    expect(nextFireTime(berlin, new Date(-8.64e15))?.getTime()).toBeLessThan(-8.64e15 + 86_400_000);
+    // The last Berlin midnight before the end of time is 275760-09-12T22:00Z.
+    expect(nextFireTime(berlin, new Date(8.64e15 - 3_600_000))).toBeNull();
+    const last = nextFireTime(berlin, new Date(8.64e15 - 3 * 86_400_000));
+    expect(last?.getTime()).toBeLessThanOrEqual(8.64e15);
+  });
+
   it('rejects an after that is not a valid Date', () => {
     expect(() => nextFireTime(daily, new Date(Number.NaN))).toThrow(TypeError);
   });
