@@ -1,8 +1,14 @@
 /**
  * The `and` trigger: fires when every child fires within `threshold` of the others, at the earliest
- * of those times (APScheduler 4's AndTrigger, made stateless). The search keeps one candidate time
- * per child and moves the earliest one forward to `latest − threshold` — no child time before that
- * can belong to a match — until the candidates fit in the window or `maxIterations` steps are spent.
+ * of those times (APScheduler 4's AndTrigger, made stateless). Precisely: E is a fire time iff E is
+ * a fire time of some child and every child has a fire time in [E, E + threshold]. Unlike
+ * APScheduler, which consumes the child times it used, this set does not depend on where a chain of
+ * `nextFireTime` calls started — so every node agrees — at the price that children firing more often
+ * than `threshold` may lend one fire time to two consecutive matches.
+ *
+ * The search keeps one candidate time per child and moves the earliest one forward to
+ * `latest − threshold` (no child time before that can belong to a match) until the candidates fit
+ * in the window or `maxIterations` steps are spent.
  */
 import { InvalidDurationError, parseDuration, type DurationLike } from '../duration.js';
 import { InvalidTriggerError, MaxIterationsReachedError } from './errors.js';

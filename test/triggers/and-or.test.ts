@@ -36,6 +36,8 @@ describe('and', () => {
   });
 
   it('is exhausted when a child is', () => {
+    // 4 s and 5 s both qualify: each has a fire of every child within [E, E + 1 s] (the date's
+    // 5 s serves both — and-fire times are a fixed set, not a consumption of child times).
     const t = and([interval('1s', { start: T0 }), date('2026-01-01T00:00:05Z')]);
     expect(list(t, T0, 5)).toEqual(['2026-01-01T00:00:04.000Z', '2026-01-01T00:00:05.000Z']);
   });

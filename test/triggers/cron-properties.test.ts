@@ -228,14 +228,12 @@ describe('cron properties', () => {
   });
 });
 
-/** Zones whose DST changes never move a wall time to another calendar day. */
-const DAILY_ZONES = ZONES;
-
 describe('fixed-hour daily schedules over a whole year', () => {
   it('fire exactly once per local calendar day, through both DST changes (cron and calendarInterval)', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom(...DAILY_ZONES),
+        // None of these zones' changes moves a wall time to another calendar day in 2020-2030.
+        fc.constantFrom(...ZONES),
         int(2020, 2030),
         int(0, 23),
         int(0, 59),
