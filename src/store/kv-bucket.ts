@@ -56,6 +56,11 @@ export interface KvBucket {
   delete(key: string, opts?: { revision?: number }): Promise<void>;
   /** All live entries whose key matches `filter` (NATS subject syntax, default `>`). */
   entries(filter?: string): Promise<KvEntry[]>;
+  /**
+   * Removes delete markers older than `olderThanMs`; resolves to how many. A delete is a write, so
+   * without a bucket TTL its marker stays forever (nats-server 2.9 has no marker TTL).
+   */
+  purgeTombstones(olderThanMs: number): Promise<number>;
   /** Calls `onChange` for each put/delete of a key matching `filter`; resolves to a stop function. */
   watch(filter: string, onChange: (change: KvChange) => void, opts?: KvWatchOptions): Promise<() => void>;
 }

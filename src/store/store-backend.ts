@@ -48,8 +48,9 @@ export interface OpenStoreOptions {
   /** TTL of the `nodes` bucket: a node that has not heartbeated for this long is not listed. @defaultValue 3 × leaseDurationMs */
   nodeTtlMs?: number;
   /**
-   * How often expired results are swept (on one node per round, elected by a lease); 0 = never
-   * (call `results.sweep()` yourself). @defaultValue 60_000
+   * How often a maintenance round runs (on one node per round, elected by a lease): delete expired
+   * results, then delete markers older than 15 min in the TTL-less buckets. 0 = never (call
+   * `results.sweep()` yourself). @defaultValue 60_000
    */
   resultSweepIntervalMs?: number;
   /** Called for every corrupt record met while reading (listing returns them too). @defaultValue none */
@@ -116,6 +117,11 @@ export interface StoreBackend {
 }
 
 const SWEEP_LEASE_KEY = 'maintenance.result-sweep';
+/**
+ * Delete markers younger than this are kept: a marker is what lets `update(key, v, markerRevision)`
+ * and watchers see a delete, and nothing reads one after minutes.
+ */
+const TOMBSTONE_RETENTION_MS = 15 * 60_000;
 
 /** Fills in defaults and rejects contradictory options with a message naming the value. */
 export function resolveStoreOptions(opts: OpenStoreOptions): ResolvedStoreOptions {
@@ -150,13 +156,20 @@ export function assembleBackend(driver: StoreDriver, opts: ResolvedStoreOptions)
   let sweepTimer: TimerHandle | null = null;
   let closed = false;
 
+  /** One maintenance round: expired results, then old delete markers of the TTL-less buckets. */
+  const maintain = async (): Promise<void> => {
+    await results.sweep();
+    for (const bucket of [buckets.results, buckets.jobs, buckets.schedules]) {
+      await bucket.purgeTombstones(TOMBSTONE_RETENTION_MS);
+    }
+  };
   const scheduleSweep = (): void => {
     if (closed || opts.resultSweepIntervalMs <= 0) return;
     sweepTimer = clock.setTimeout(() => {
       leases
         .acquire(SWEEP_LEASE_KEY, sweeperId)
-        .then((won) => (won ? results.sweep() : 0))
-        .catch(() => 0) // store unreachable: next round
+        .then((won) => (won ? maintain() : undefined))
+        .catch(() => undefined) // store unreachable: next round
         .finally(scheduleSweep);
     }, opts.resultSweepIntervalMs);
   };

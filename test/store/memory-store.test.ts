@@ -10,7 +10,7 @@ import type { KvBucket } from '../../src/store/kv-bucket.js';
 import { MemoryBucket } from '../../src/store/memory/memory-bucket.js';
 import { memoryStore } from '../../src/store/memory/memory-store.js';
 import { encodeKeyToken, jobLeaseKey } from '../../src/store/store-keys.js';
-import { RecordTooLargeError, StoreClosedError } from '../../src/store/store-errors.js';
+import { RecordTooLargeError, RevisionConflictError, StoreClosedError } from '../../src/store/store-errors.js';
 import { SimulatedClock, flush } from './support/simulated-clock.js';
 
 const L = 30_000;
@@ -95,6 +95,7 @@ function flakyBucket(inner: KvBucket): KvBucket & { down: boolean } {
     put: (k: string, v: Uint8Array) => inner.put(k, v),
     delete: (k: string, o?: { revision?: number }) => (flaky.down ? Promise.reject(new Error('TIMEOUT')) : inner.delete(k, o)),
     entries: (f?: string) => inner.entries(f),
+    purgeTombstones: (ms: number) => inner.purgeTombstones(ms),
     watch: inner.watch.bind(inner),
   };
   return flaky;
@@ -167,10 +168,25 @@ describe('memory store housekeeping', () => {
     const { clock, a, b } = await openSimulated(new SimulatedClock(), { resultSweepIntervalMs: 60_000 });
     await a.results.create({ jobId: 'old', outcome: 'success', finishedAt: new Date(clock.now()), attempt: 1 }, { ttlMs: 1000 });
     await b.results.create({ jobId: 'new', outcome: 'success', finishedAt: new Date(clock.now()), attempt: 1 }, { ttlMs: 120_000 });
+    // Two finished jobs deleted now leave delete markers (revision = created + 1).
+    const markers: number[] = [];
+    for (const id of ['done-1', 'done-2']) {
+      const job = { id, task: 't', args: null, createdAt: new Date(clock.now()), attempt: 1, resultTtlMs: 0 };
+      markers.push((await a.jobs.create(job))!.revision + 1);
+      await a.jobs.delete(id);
+    }
     await clock.advance(60_000);
     await flush();
     expect(await a.buckets.results.get(encodeKeyToken('old'))).toBeNull();
     expect(await a.buckets.results.get(encodeKeyToken('new'))).not.toBeNull();
+    // A 1-minute-old marker is kept: an update at its revision still finds it.
+    expect(await a.buckets.jobs.update(encodeKeyToken('done-1'), bytes('probe'), markers[0]!)).toBeGreaterThan(0);
+    await clock.advance(15 * 60_000);
+    await flush();
+    // Older than 15 minutes: purged by a maintenance round, so the key has no latest revision at all.
+    await expect(a.buckets.jobs.update(encodeKeyToken('done-2'), bytes('probe'), markers[1]!)).rejects.toBeInstanceOf(
+      RevisionConflictError,
+    );
     const sweeper = await a.leases.holder('maintenance.result-sweep');
     expect(sweeper?.owner).toMatch(/^sweeper-/);
     await a.close();

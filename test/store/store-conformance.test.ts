@@ -94,6 +94,21 @@ describe.each(fixtures)('store conformance: $name', (fixture) => {
       ]);
     });
 
+    it('purges old delete markers and a purged key can be created again', async (ctx) => {
+      const store = await open(ctx);
+      const kv = store.buckets.results;
+      const rev = await kv.create('gone', bytes('1'));
+      await kv.put('stays', bytes('2'));
+      await kv.delete('gone', { revision: rev });
+      expect(await kv.purgeTombstones(60_000)).toBe(0); // too young
+      await sleep(20);
+      expect(await kv.purgeTombstones(0)).toBe(1);
+      expect(await kv.purgeTombstones(0)).toBe(0);
+      expect(await kv.get('gone')).toBeNull();
+      expect(new TextDecoder().decode((await kv.get('stays'))?.value)).toBe('2');
+      expect(await kv.create('gone', bytes('3'))).toBeGreaterThan(rev);
+    });
+
     it('watch sees puts and deletes in order, and current values when asked', async (ctx) => {
       const store = await open(ctx);
       const kv = store.buckets.jobs;

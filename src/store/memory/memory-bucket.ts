@@ -71,6 +71,18 @@ export class MemoryBucket implements KvBucket {
     return this.#liveEntries(filter);
   }
 
+  async purgeTombstones(olderThanMs: number): Promise<number> {
+    const cutoff = this.clock.now() - olderThanMs;
+    let purged = 0;
+    for (const [key, stored] of [...this.#values]) {
+      if (stored.operation === 'delete' && stored.writtenAt <= cutoff) {
+        this.#values.delete(key);
+        purged++;
+      }
+    }
+    return purged;
+  }
+
   async watch(filter: string, onChange: (change: KvChange) => void, opts: KvWatchOptions = {}): Promise<() => void> {
     const watcher: Watcher = { filter, onChange };
     // Snapshot and registration happen in one synchronous step, so no write falls between them.

@@ -4,6 +4,7 @@
  * events exactly as nodes share a nats-server. Closing a handle is what a crash looks like to the
  * others: its deliveries stay unacked until their ack wait runs out, its leases until their TTL.
  */
+import { setMaxListeners } from 'node:events';
 import { systemClock, type StoreClock } from '../clock.js';
 import { LocalEventListeners, encodeEvent, type EventBus } from '../event-bus.js';
 import type { FetchOptions, JobDelivery, JobDispatch } from '../job-dispatch.js';
@@ -95,6 +96,8 @@ class MemoryDriver implements StoreDriver {
       leases: opts.leaseDurationMs,
       nodes: opts.nodeTtlMs,
     };
+    // Every waiting fetch listens on the closing signal; hundreds of waiting workers are normal.
+    setMaxListeners(0, this.#closing.signal);
     const buckets = {} as Record<BucketName, KvBucket>;
     for (const name of Object.values(BucketName)) buckets[name] = this.#guardBucket(cluster.bucket(name, ttl[name]));
     this.buckets = buckets;
@@ -154,6 +157,7 @@ class MemoryDriver implements StoreDriver {
       put: guard('put', (key, value) => bucket.put(key, value)),
       delete: guard('delete', (key, opts) => bucket.delete(key, opts)),
       entries: guard('entries', (filter) => bucket.entries(filter)),
+      purgeTombstones: guard('purgeTombstones', (olderThanMs) => bucket.purgeTombstones(olderThanMs)),
       watch: guard('watch', async (filter, onChange, opts) => {
         const stop = await bucket.watch(filter, onChange, opts);
         this.#cleanups.add(stop);

@@ -28,6 +28,7 @@ import {
   type StoreFactory,
 } from '../store-backend.js';
 import { validatePrefix } from '../store-keys.js';
+import { StoreClosedError } from '../store-errors.js';
 import { NatsBucket } from './nats-bucket.js';
 import { NatsDispatch } from './nats-dispatch.js';
 
@@ -88,6 +89,7 @@ class NatsDriver implements StoreDriver {
 
   readonly events: EventBus = {
     publish: async (event) => {
+      if (this.nc.isClosed()) throw new StoreClosedError('publish');
       this.nc.publish(`${this.prefix}.events.${event.type}`, encodeEvent(event));
     },
     subscribe: (listener) => this.#listeners.add(listener),

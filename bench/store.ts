@@ -1,0 +1,132 @@
+/**
+ * Store throughput: lease acquire / renew / release per second, sequential and with 256 in flight,
+ * on NATS JetStream (a private nats-server from the test helper) and on the memory store; then the
+ * end-to-end store path of one job (enqueue → fetch → lease → result → release → ack) per second.
+ * Run: `npx tsx bench/store.ts` (or `npm run bench:store`). Prints a table, then one JSON line.
+ */
+import { hostname } from 'node:os';
+import { memoryStore } from '../src/store/memory/memory-store.js';
+import { natsStore } from '../src/store/nats/nats-store.js';
+import { isLeaseLost, type Lease } from '../src/store/lease.js';
+import type { StoreBackend, StoreFactory } from '../src/store/store-backend.js';
+import { jobLeaseKey } from '../src/store/store-keys.js';
+import { startNatsServer } from '../test/support/nats-server.js';
+
+const SEQUENTIAL = Number(process.env['BENCH_SEQUENTIAL'] ?? 2000);
+const PARALLEL = Number(process.env['BENCH_PARALLEL'] ?? 20_000);
+const IN_FLIGHT = 256;
+const JOBS = Number(process.env['BENCH_JOBS'] ?? 5000);
+
+type Phase = 'acquire' | 'renew' | 'release';
+interface Row {
+  backend: string;
+  mode: string;
+  ops: number;
+  perSecond: Record<Phase, number>;
+}
+
+/** Runs `work(i)` for i in [0, n) with at most `concurrency` in flight; resolves to ops/s. */
+async function rate(n: number, concurrency: number, work: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
+      while (next < n) await work(next++);
+    }),
+  );
+  return Math.round(n / ((performance.now() - started) / 1000));
+}
+
+async function leaseRow(store: StoreBackend, backend: string, mode: string, n: number, concurrency: number): Promise<Row> {
+  const run = `${mode}-${Date.now()}`;
+  const leases: Lease[] = new Array(n);
+  const acquire = await rate(n, concurrency, async (i) => {
+    const lease = await store.leases.acquire(jobLeaseKey(`${run}-${i}`), 'bench');
+    if (!lease) throw new Error(`lease ${i} not acquired`);
+    leases[i] = lease;
+  });
+  const renew = await rate(n, concurrency, async (i) => {
+    const renewed = await store.leases.renew(leases[i]!);
+    if (isLeaseLost(renewed)) throw new Error(`lease ${i} lost: ${renewed.reason}`);
+    leases[i] = renewed;
+  });
+  const release = await rate(n, concurrency, async (i) => {
+    const released = await store.leases.release(leases[i]!);
+    if (isLeaseLost(released)) throw new Error(`lease ${i} lost on release: ${released.reason}`);
+  });
+  return { backend, mode, ops: n, perSecond: { acquire, renew, release } };
+}
+
+/** The store side of one job, as the runtime will drive it. */
+async function jobCycles(store: StoreBackend, n: number): Promise<number> {
+  const run = `cycle-${Date.now()}`;
+  const started = performance.now();
+  let done = 0;
+  const producer = rate(n, 64, async (i) => {
+    const id = `${run}-${i}`;
+    await store.jobs.create({ id, task: 'bench', args: i, createdAt: new Date(), attempt: 1, resultTtlMs: 60_000 });
+    await store.dispatch.enqueue(id);
+  });
+  const worker = async (): Promise<void> => {
+    while (done < n) {
+      const deliveries = await store.dispatch.fetch(16, { expiresMs: 1000 });
+      await Promise.all(deliveries.map(async (delivery) => {
+        const job = await store.jobs.get(delivery.jobId);
+        const lease = await store.leases.acquire(jobLeaseKey(delivery.jobId), 'bench');
+        if (!job || !lease) throw new Error(`job ${delivery.jobId} not runnable`);
+        const outcome = await store.completeJob(
+          lease,
+          { jobId: job.record.id, outcome: 'success', returnValue: job.record.args, finishedAt: new Date(), attempt: 1 },
+          { resultTtlMs: 60_000 },
+        );
+        if (outcome.status !== 'written') throw new Error(`job ${delivery.jobId}: ${outcome.status}`);
+        await store.jobs.delete(job.record.id, job.revision);
+        await delivery.ack();
+        done++;
+      }));
+    }
+  };
+  await Promise.all([producer, ...Array.from({ length: 16 }, worker)]);
+  return Math.round(n / ((performance.now() - started) / 1000));
+}
+
+async function measure(factory: StoreFactory, backend: string, scale: number) {
+  const store = await factory.open({ leaseDurationMs: 30_000, resultSweepIntervalMs: 0 });
+  try {
+    const rows = [
+      await leaseRow(store, backend, 'sequential', Math.round(SEQUENTIAL * scale), 1),
+      await leaseRow(store, backend, `${IN_FLIGHT} in flight`, Math.round(PARALLEL * scale), IN_FLIGHT),
+    ];
+    const jobsPerSecond = await jobCycles(store, Math.round(JOBS * scale));
+    return { rows, jobsPerSecond };
+  } finally {
+    await store.close();
+  }
+}
+
+const server = await startNatsServer();
+try {
+  const nats = await measure(natsStore({ servers: server.url, prefix: 'bench' }), 'nats', 1);
+  const memory = await measure(memoryStore(), 'memory', 5);
+  const rows = [...nats.rows, ...memory.rows];
+  console.log('backend  mode             ops     acquire/s  renew/s  release/s');
+  for (const r of rows) {
+    console.log(
+      `${r.backend.padEnd(8)} ${r.mode.padEnd(16)} ${String(r.ops).padStart(6)}  ${String(r.perSecond.acquire).padStart(9)}  ${String(r.perSecond.renew).padStart(7)}  ${String(r.perSecond.release).padStart(9)}`,
+    );
+  }
+  console.log(`job store path (64 producers; 16 workers fetching batches of 16, run concurrently): nats ${nats.jobsPerSecond} jobs/s, memory ${memory.jobsPerSecond} jobs/s`);
+  console.log(
+    JSON.stringify({
+      bench: 'store',
+      host: hostname(),
+      node: process.version,
+      natsServer: '2.9.10',
+      inFlight: IN_FLIGHT,
+      leases: rows,
+      jobsPerSecond: { nats: nats.jobsPerSecond, memory: memory.jobsPerSecond },
+    }),
+  );
+} finally {
+  await server.dispose();
+}
