@@ -17,6 +17,8 @@ export interface NodeInfo {
   pid?: number;
   maxConcurrentJobs?: number;
   runningJobs?: number;
+  /** Tasks registered on the node (lets admin clients check task names without running them). */
+  tasks?: string[];
 }
 
 const NODE_INFO_VERSION = 1;

@@ -18,6 +18,8 @@ export const RuntimeEventType = {
   NodeStopped: 'NodeStopped',
   ScheduleDeserializationFailed: 'ScheduleDeserializationFailed',
   JobDeserializationFailed: 'JobDeserializationFailed',
+  /** Control event: asks the node running the job to cancel it (`rt.cancelJob`). */
+  JobCancelRequested: 'JobCancelRequested',
 } as const;
 export type RuntimeEventType = (typeof RuntimeEventType)[keyof typeof RuntimeEventType];
 
@@ -42,6 +44,7 @@ export interface RuntimeEventMap {
   NodeStopped: EventBase<'NodeStopped'> & { reason?: string };
   ScheduleDeserializationFailed: EventBase<'ScheduleDeserializationFailed'> & { scheduleId: string; error: string };
   JobDeserializationFailed: EventBase<'JobDeserializationFailed'> & { jobId: string; error: string };
+  JobCancelRequested: EventBase<'JobCancelRequested'> & { jobId: string };
 }
 
 export type RuntimeEvent = RuntimeEventMap[RuntimeEventType];

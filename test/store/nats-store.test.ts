@@ -11,7 +11,7 @@ import { natsStore } from '../../src/store/nats/nats-store.js';
 import type { ConnectionState, StoreBackend } from '../../src/store/store-backend.js';
 import { CorruptRecordError } from '../../src/store/store-errors.js';
 import { encodeKeyToken, jobLeaseKey } from '../../src/store/store-keys.js';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
+import { freePort, startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { sleep, until } from './support/backend-fixtures.js';
 
 const job = (id: string): JobRecord => ({
@@ -104,5 +104,12 @@ describe('NATS store', () => {
     expect(corrupt.every((e) => e instanceof CorruptRecordError)).toBe(true);
     await sleep(10);
     expect(await store.jobs.create(job('still-works'))).not.toBeNull();
+  });
+
+  it('fails fast when the first connection cannot be made', async () => {
+    const nowhere = natsStore({ servers: `nats://127.0.0.1:${await freePort()}` });
+    const started = Date.now();
+    await expect(nowhere.open({ leaseDurationMs: 1000 })).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });

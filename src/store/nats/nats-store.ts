@@ -142,8 +142,8 @@ function connectionOptions(opts: NatsStoreOptions): NodeConnectionOptions {
     name: opts.name ?? 'jobchart',
     maxReconnectAttempts: opts.maxReconnectAttempts ?? -1,
     reconnectTimeWait: opts.reconnectTimeWaitMs ?? 1000,
-    // Reconnect also when the very first connect fails (a node may start before its server).
-    waitOnFirstConnect: true,
+    // The first connect fails fast (a wrong URL must not hang open() forever); only an
+    // established connection reconnects without limit.
   };
   if (opts.user !== undefined) out.user = opts.user;
   if (opts.pass !== undefined) out.pass = opts.pass;
