@@ -39,8 +39,15 @@ export interface JobRecord {
   attempt: number;
   /** Not started before this instant (retry backoff). */
   notBefore?: Date;
-  /** How long the result is kept after the job ends. */
-  resultTtlMs: number;
+  /** How long the result is kept after the job ends; null = until deleted. */
+  resultTtlMs: number | null;
+  /**
+   * The attempt a worker has started (written when it takes the lease). Finding it equal to
+   * `attempt` on acquisition means the previous runner vanished mid-attempt (crash): abandoned.
+   */
+  runningAttempt?: number;
+  /** Node that started `runningAttempt`. */
+  runningNode?: string;
 }
 
 export interface JobError {

@@ -1,0 +1,25 @@
+/**
+ * What the effect providers in src/actors share: this node's identity, its store handle, its
+ * tasks, and a fire-and-forget event publisher.
+ */
+import type { StoreBackend } from '../store/index.js';
+import type { RuntimeEvent, RuntimeEventMap, RuntimeEventType } from '../store/index.js';
+import type { RegisteredTask } from './task-registry.js';
+
+/** Fields `emit` fills in. */
+type Filled = 'type' | 'timestamp' | 'nodeId';
+export type EventFields<T extends RuntimeEventType> = Omit<RuntimeEventMap[T], Filled>;
+
+export interface NodeContext {
+  readonly nodeId: string;
+  readonly backend: StoreBackend;
+  readonly tasks: ReadonlyMap<string, RegisteredTask>;
+  /** Publishes a cluster-wide event; a failed publish is reported through `reportError`, never thrown. */
+  emit<T extends RuntimeEventType>(type: T, fields: EventFields<T>): void;
+  /** Where errors that have no caller go (a background effect failed). */
+  reportError(error: unknown, where: string): void;
+}
+
+export function buildEvent<T extends RuntimeEventType>(type: T, nodeId: string, now: Date, fields: EventFields<T>): RuntimeEvent {
+  return { ...fields, type, timestamp: now, nodeId } as unknown as RuntimeEvent;
+}
