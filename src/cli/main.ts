@@ -1,13 +1,19 @@
-/** `jobchart` command line: a skeleton until the runtime issue adds `node`, `schedule`, `job` and `status`. */
-const USAGE = `usage: jobchart <command>
+/** `jobchart` command line: `node` runs a node; `schedule`, `job` and `status` administer a NATS store. */
+import { ADMIN_USAGE, jobCommand, scheduleCommand, statusCommand } from './admin-commands.js';
+import { CliUsageError } from './cli-error.js';
+import { NODE_USAGE, nodeCommand } from './node-command.js';
 
-commands:
-  help          show this help
-  version       print the version
+const USAGE = `usage: jobchart <command> [options]
+
+${NODE_USAGE}
+
+${ADMIN_USAGE}
+
+  jobchart help | version
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
+  const [command, ...rest] = argv;
   switch (command) {
     case undefined:
     case 'help':
@@ -19,10 +25,28 @@ async function main(argv: string[]): Promise<number> {
     case '--version':
       process.stdout.write('jobchart 0.1.0\n');
       return 0;
+    case 'node':
+      return nodeCommand(rest);
+    case 'schedule':
+      return scheduleCommand(rest);
+    case 'job':
+      return jobCommand(rest);
+    case 'status':
+      return statusCommand(rest);
     default:
-      process.stderr.write(`jobchart: unknown command "${command}"\n${USAGE}`);
-      return 2;
+      throw new CliUsageError(`unknown command "${command}" (try: jobchart help)`);
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof CliUsageError) {
+    process.stderr.write(`jobchart: ${error.message}\n`);
+    process.exitCode = 2;
+  } else {
+    const e = error as Error;
+    process.stderr.write(`jobchart: ${e.name ?? 'Error'}: ${e.message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -110,6 +110,11 @@ export class Runtime {
     return this;
   }
 
+  /** Names of the tasks registered on this node. */
+  get taskNames(): string[] {
+    return [...this.tasks.keys()];
+  }
+
   // ---- lifecycle ----------------------------------------------------------------------------
 
   /** Starts the worker and/or scheduler of this node. */
