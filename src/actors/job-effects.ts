@@ -166,7 +166,9 @@ export function createJobEffects(node: NodeContext) {
     }
     leases.released = true;
     if (leases.slot) await backend.leases.release(leases.slot).catch(() => undefined);
-    await leases.delivery?.ack().catch((error: unknown) => node.reportError(error, `ack of job ${job.id}`));
+    // Not awaited: the result is already durable, and an ack that fails or stalls only means a
+    // redelivery, which finds the result and acks then. The slot must not wait for it.
+    leases.delivery?.ack().catch((error: unknown) => node.reportError(error, `ack of job ${job.id}`));
     const written = outcome.status === 'written' ? outcome.result.record : full;
     node.emit('JobReleased', withSchedule(job, { jobId: job.id, task: job.task, outcome: written.outcome, attempt: written.attempt }));
     return { status: 'written', result: written };

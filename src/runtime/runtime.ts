@@ -54,6 +54,9 @@ export interface StopOptions {
   drain?: boolean;
 }
 
+/** How long task names seen on other nodes count as known without looking again. */
+const CLUSTER_TASKS_TTL_MS = 10_000;
+
 type Lifecycle = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /** Creates a node and opens its store. Call `start()` to run jobs and schedules. */
@@ -353,12 +356,23 @@ export class Runtime {
       .catch(() => undefined);
   }
   private readonly startedAt = new Date();
+  private clusterTasks = new Set<string>();
+  private clusterTasksAt = 0;
 
   private async assertTaskKnown(task: string): Promise<void> {
     if (typeof task !== 'string' || task.length === 0) throw new InvalidOptionError('task', 'must be a task name');
     if (this.tasks.has(task)) return;
-    const nodes = await this.backend.nodes.listNodes();
-    if (nodes.some((n) => n.tasks?.includes(task))) return;
+    // Listing nodes costs a scan of the nodes bucket (a consumer on NATS): cache the cluster's task
+    // names briefly, and look again at most once a second for a name not seen yet.
+    const now = Date.now();
+    const fresh = now - this.clusterTasksAt < CLUSTER_TASKS_TTL_MS;
+    if (fresh && this.clusterTasks.has(task)) return;
+    if (now - this.clusterTasksAt >= 1_000) {
+      const nodes = await this.backend.nodes.listNodes();
+      this.clusterTasks = new Set(nodes.flatMap((n) => n.tasks ?? []));
+      this.clusterTasksAt = now;
+    }
+    if (this.clusterTasks.has(task)) return;
     throw new UnknownTaskError(task);
   }
 
