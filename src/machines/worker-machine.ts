@@ -104,6 +104,7 @@ export const workerMachine = setup({
     noJobsRunning: ({ context }) => context.running.length === 0,
     isValidCapacity: ({ event }) => event.type === 'CAPACITY_CHANGED' && Number.isInteger(event.capacity) && event.capacity >= 0,
     isRunningJobEnd: ({ context, event }) => childJobId(context, event.type) !== undefined,
+    isRunningJobRelease: ({ context, event }) => event.type === 'SLOT_RELEASED' && context.running.includes(event.jobId),
   },
   actions: {
     /** Effect: hand unstarted deliveries back to the queue. Default: none (redelivery after ack wait). */
@@ -175,6 +176,8 @@ export const workerMachine = setup({
       on: {
         JOB_AVAILABLE: { target: 'deciding', actions: 'noteJobAvailable' },
         POLL: { target: 'deciding', actions: 'noteJobAvailable' },
+        // Notifications may have been lost while the connection was down, even unnoticed.
+        CONNECTION_RESTORED: { target: 'deciding', actions: 'noteJobAvailable' },
         CAPACITY_CHANGED: { guard: 'isValidCapacity', target: 'deciding', actions: 'changeCapacity' },
         RESTORED: { target: 'deciding', actions: ['forwardRestored', 'noteJobAvailable'] },
         DRAIN: 'draining',
@@ -198,7 +201,7 @@ export const workerMachine = setup({
     },
     full: {
       on: {
-        SLOT_RELEASED: { target: 'deciding', actions: 'forgetJob' },
+        SLOT_RELEASED: { guard: 'isRunningJobRelease', target: 'deciding', actions: 'forgetJob' },
         CAPACITY_CHANGED: { guard: 'isValidCapacity', target: 'deciding', actions: 'changeCapacity' },
         DRAIN: 'draining',
         CONNECTION_LOST: 'offline',

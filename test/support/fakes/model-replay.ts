@@ -1,0 +1,88 @@
+/**
+ * Replaying @xstate/graph paths against live actors. The graph is computed from the machine's pure
+ * transition function with effect answers and timer firings as plain events; the replay drives a
+ * live actor (SimulatedClock, fake effects) through the same steps by *causing* each event the way
+ * production would: answering the pending effect, letting the clock fire the timer, finishing a
+ * child actor. After each step the live snapshot must equal the model's and the invariants hold.
+ */
+import { vi } from 'vitest';
+import type { AnyActorRef, EventObject, SimulatedClock } from 'xstate';
+import { settle } from './sim-time.js';
+
+export interface ScheduledTimer {
+  event: EventObject;
+  due: number;
+  target: AnyActorRef;
+}
+
+interface SystemWithTimers {
+  getSnapshot(): { _scheduledEvents: Record<string, { event: EventObject; startedAt: number; delay: number; target: AnyActorRef }> };
+}
+
+/**
+ * XState stamps scheduled events with `Date.now()`; tying Date.now to the simulated clock makes
+ * those stamps (and so each timer's due instant) readable. Returns the undo function.
+ */
+export function tieDateToClock(clock: SimulatedClock): () => void {
+  const spy = vi.spyOn(Date, 'now').mockImplementation(() => clock.now());
+  return () => spy.mockRestore();
+}
+
+/** Every delayed event pending in the actor's system, with its due instant. */
+export function scheduledTimers(actor: AnyActorRef): ScheduledTimer[] {
+  const events = (actor.system as unknown as SystemWithTimers).getSnapshot()._scheduledEvents;
+  return Object.values(events).map((e) => ({ event: e.event, due: e.startedAt + e.delay, target: e.target }));
+}
+
+/** Pending timers of one actor whose event type matches. */
+export function timersOf(actor: AnyActorRef, type: string): ScheduledTimer[] {
+  return scheduledTimers(actor).filter((t) => t.target === actor && t.event.type === type);
+}
+
+export interface TimerStats {
+  byClock: number;
+  direct: number;
+}
+
+/**
+ * Makes the timer event `type` of `target` happen. If it is the earliest pending timer the clock is
+ * advanced to its due instant (real timing). If another timer would fire first, the model is
+ * exploring an order that needs different durations; the event is then sent directly, which is
+ * what the timer would do under such durations, and counted. A missing timer fails: the model says
+ * the state waits on it, so the implementation must have armed it.
+ */
+export async function fireTimer(clock: SimulatedClock, target: AnyActorRef, type: string, stats: TimerStats): Promise<void> {
+  const pending = scheduledTimers(target);
+  const mine = pending.find((t) => t.target === target && t.event.type === type);
+  if (!mine) {
+    throw new Error(`model fires timer ${type} but ${target.id} has none pending (pending: ${pending.map((t) => t.event.type).join(', ') || 'none'})`);
+  }
+  const earliest = Math.min(...pending.map((t) => t.due));
+  if (mine.due <= earliest) {
+    clock.set(Math.max(mine.due, clock.now()));
+    stats.byClock++;
+  } else {
+    target.send(mine.event);
+    stats.direct++;
+  }
+  await settle();
+}
+
+/** A deterministic, stable view of a snapshot for model/implementation comparison. */
+export function comparable(snapshot: { value: unknown; context: unknown; status: string }): string {
+  return JSON.stringify({ value: snapshot.value, status: snapshot.status, context: snapshot.context });
+}
+
+/**
+ * Mutes one known, harmless XState dev warning: a parent that reaches its final state on a child's
+ * last message (the worker stopping on the last SLOT_RELEASED) then receives that child's own done
+ * event. Any other warning still prints. Returns the undo function.
+ */
+export function muteLateChildDoneWarnings(): () => void {
+  const original = console.warn;
+  const spy = vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => {
+    if (typeof args[0] === 'string' && /^Event "xstate\.done\.actor\.[^"]+" was sent to stopped actor/.test(args[0])) return;
+    original(...args);
+  });
+  return () => spy.mockRestore();
+}
