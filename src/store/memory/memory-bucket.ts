@@ -86,15 +86,22 @@ export class MemoryBucket implements KvBucket {
   async watch(filter: string, onChange: (change: KvChange) => void, opts: KvWatchOptions = {}): Promise<() => void> {
     const watcher: Watcher = { filter, onChange };
     // Snapshot and registration happen in one synchronous step, so no write falls between them.
-    const current = opts.includeCurrent ? this.#liveEntries(filter) : [];
+    const current = opts.includeCurrent ? this.#latestChanges(filter) : [];
     this.#watchers.add(watcher);
-    for (const entry of current) {
-      const change: KvChange = { ...entry, operation: 'put' };
-      queueMicrotask(() => this.#watchers.has(watcher) && onChange(change));
-    }
+    for (const change of current) queueMicrotask(() => this.#watchers.has(watcher) && onChange(change));
     return () => {
       this.#watchers.delete(watcher);
     };
+  }
+
+  /** The latest write of each matching key, delete markers included (as NATS's "last value" replay). */
+  #latestChanges(filter: string): KvChange[] {
+    const out: KvChange[] = [];
+    for (const key of [...this.#values.keys()]) {
+      const stored = keyMatches(filter, key) ? this.#current(key) : undefined;
+      if (stored) out.push({ key, operation: stored.operation, value: stored.value.slice(), revision: stored.revision });
+    }
+    return out.sort((a, b) => a.revision - b.revision);
   }
 
   #liveEntries(filter: string): KvEntry[] {

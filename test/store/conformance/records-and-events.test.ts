@@ -76,7 +76,7 @@ conformance('records and events', ({ open, openPair, poolFor, fixture }) => {
       await sleep(100);
       await nodeB.results.create(result('awaited', { returnValue: 'hello' }), { ttlMs: null });
       expect(await waiting).toMatchObject({ jobId: 'awaited', returnValue: 'hello' });
-      expect(await nodeA.results.waitFor('awaited', { timeoutMs: 50 })).toMatchObject({ jobId: 'awaited' }); // already there
+      expect(await nodeA.results.waitFor('awaited', { timeoutMs: 3000 })).toMatchObject({ jobId: 'awaited' }); // already there
       const started = Date.now();
       expect(await nodeA.results.waitFor('never', { timeoutMs: 300 })).toBeNull();
       expect(Date.now() - started).toBeGreaterThanOrEqual(250);
