@@ -17,6 +17,7 @@ import {
   type ParsedCommand,
 } from './cli-args.js';
 import { CliUsageError } from './cli-error.js';
+import { existingLeaseDurationMs } from './lease-probe.js';
 
 export const ADMIN_USAGE = `admin commands (need --nats <url>; add --json for machine-readable output):
   jobchart schedule add --task T (--cron EXPR [--tz ZONE] | --interval 5m | --date ISO) [--id ID]
@@ -34,7 +35,12 @@ async function withAdminRuntime<T>(parsed: ParsedCommand, fn: (rt: Runtime) => P
   const nats = stringOption(parsed, 'nats') ?? process.env['JOBCHART_NATS'];
   if (!nats) throw new CliUsageError('admin commands need --nats <url> (or JOBCHART_NATS): the in-memory store lives only inside a node');
   const prefix = stringOption(parsed, 'prefix');
-  const rt = await createRuntime({ store: natsStore({ servers: nats.split(','), ...(prefix ? { prefix } : {}) }) });
+  const servers = nats.split(',');
+  const leaseMs = await existingLeaseDurationMs(servers, prefix ?? 'jobchart');
+  const rt = await createRuntime({
+    store: natsStore({ servers, ...(prefix ? { prefix } : {}) }),
+    ...(leaseMs !== null ? { leaseDuration: leaseMs } : {}),
+  });
   try {
     return await fn(rt);
   } finally {
