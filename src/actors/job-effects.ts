@@ -78,9 +78,17 @@ export function createJobEffects(node: NodeContext) {
     ]);
   }
 
-  async function acquireLease({ job, ticket }: AcquireLeaseInput): Promise<AcquireLeaseOutput> {
+  /**
+   * `signal` aborts when the machine stops waiting (ACQUIRE_TIMEOUT, a slow store under load): from
+   * then on nothing this call took may stay behind. Above all the start marker must go, or the next
+   * runner would take this never-started attempt for a crashed one and end the job `abandoned`.
+   * The checks sit right after each await: the machine only sees our answer through microtasks, so
+   * no timer can slip in between the last check and the machine taking the lease over.
+   */
+  async function acquireLease({ job, ticket }: AcquireLeaseInput, signal: AbortSignal): Promise<AcquireLeaseOutput> {
     const t = ticketOf(ticket);
     const task = node.tasks.get(job.task);
+    const givenUp: AcquireLeaseOutput = { status: 'held_elsewhere' };
     let slot: Lease | null = null;
     if (task?.maxRunning) {
       slot = await backend.leases.acquireSlot(job.task, task.maxRunning, nodeId);
@@ -93,13 +101,20 @@ export function createJobEffects(node: NodeContext) {
       return { status: 'held_elsewhere' };
     }
     const leases: HeldLeases = { job: lease, slot, released: false, delivery: t?.delivery ?? null };
+    const giveUp = async (): Promise<AcquireLeaseOutput> => {
+      await releaseAll(leases);
+      t?.delivery.nak(0);
+      return givenUp;
+    };
     try {
+      if (signal.aborted) return await giveUp();
       // A redelivery of a job that already has its result (acked too late, or cancelled while queued).
       if (await backend.results.get(job.id)) {
         await releaseAll(leases);
         await t?.delivery.ack();
         return { status: 'held_elsewhere' };
       }
+      if (signal.aborted) return await giveUp();
       const previousAttemptAbandoned = job.runningAttempt === job.attempt;
       const marked: JobRecord = { ...job, runningAttempt: job.attempt, runningNode: nodeId };
       const revision = t ? await backend.jobs.update(marked, t.recordRevision) : null;
@@ -108,6 +123,10 @@ export function createJobEffects(node: NodeContext) {
         await releaseAll(leases);
         t.delivery.nak(SLOT_RETRY_MS);
         return { status: 'held_elsewhere' };
+      }
+      if (signal.aborted) {
+        if (revision) await backend.jobs.update(job, revision.revision).catch(() => null);
+        return await giveUp();
       }
       node.emit('JobAcquired', withSchedule(job, { jobId: job.id, task: job.task, attempt: job.attempt }));
       return { status: 'acquired', lease: { revision: lease.revision, handle: leases }, now: now(), previousAttemptAbandoned };
@@ -195,7 +214,7 @@ export function createJobEffects(node: NodeContext) {
 
   return {
     actors: {
-      acquireLease: fromPromise<AcquireLeaseOutput, AcquireLeaseInput>(({ input }) => acquireLease(input)),
+      acquireLease: fromPromise<AcquireLeaseOutput, AcquireLeaseInput>(({ input, signal }) => acquireLease(input, signal)),
       renewLease: fromPromise<RenewLeaseOutput, RenewLeaseInput>(({ input }) => renewLease(input)),
       runTask,
       writeResult: fromPromise<WriteResultOutput, WriteResultInput>(({ input }) => writeResult(input)),
