@@ -139,14 +139,19 @@ export interface RunTaskInput {
   attempt: number;
 }
 
-/** writeResult: store the result, fenced by the lease revision (refused if it moved). */
+/**
+ * writeResult: store the result, fenced by the lease revision (refused if it moved). Never runs
+ * concurrently with renewLease for the same job: the machine serialises them, so the revision it
+ * carries is the one the store holds unless someone else took the lease.
+ */
 export interface WriteResultInput {
   job: JobRecord;
   lease: LeaseGrant;
   result: JobResultDraft;
 }
 export type WriteResultOutput =
-  | { status: 'written'; result: JobResult }
+  /** `lease`: the new revision, when the store fences by rewriting the lease key (for the release). */
+  | { status: 'written'; result: JobResult; lease?: LeaseGrant }
   | { status: 'lease_lost'; reason: LeaseLostReason };
 
 /**

@@ -11,7 +11,7 @@ import type { SnapshotFrom } from 'xstate';
 import { workerMachine } from '../../src/machines/worker-machine.js';
 import type { FetchedJob, WorkerInput } from '../../src/machines/worker-types.js';
 import { testJob } from '../support/fakes/job-fakes.js';
-import { comparable, fireTimer, muteLateChildDoneWarnings, tieDateToClock, timersOf, type TimerStats } from '../support/fakes/model-replay.js';
+import { comparable, edgesOf, fireTimer, withoutPrefixPaths, muteLateChildDoneWarnings, tieDateToClock, timersOf, type TimerStats } from '../support/fakes/model-replay.js';
 import { createSimClock, settle } from '../support/fakes/sim-time.js';
 import { controlledFetch, returnLog, stubJobLogic } from '../support/fakes/worker-fakes.js';
 
@@ -230,25 +230,21 @@ describe('worker machine, model-based', () => {
       } as never);
       const states = Object.values(adjacency).map((a) => a.state as WorkerSnapshot);
       for (const s of states) assertWorkerInvariants(s, `model state ${JSON.stringify(s.value)}`);
-      let edges = 0;
-      for (const { state, transitions } of Object.values(adjacency)) {
-        for (const { event, state: next } of Object.values(transitions)) {
-          assertWorkerEdge(state as WorkerSnapshot, event as ModelEvent, next as WorkerSnapshot);
-          edges++;
-        }
-      }
+      const edges = edgesOf(adjacency as never as Parameters<typeof edgesOf<WorkerSnapshot, ModelEvent>>[0]);
+      for (const { from, event, to } of edges) assertWorkerEdge(from, event, to);
 
       // …and every path behaves the same on the live actor.
-      const all = paths(kind, config);
+      const generated = paths(kind, config);
+      const all = withoutPrefixPaths(generated);
       const stats: TimerStats = { byClock: 0, direct: 0 };
       let steps = 0;
       for (const path of all) {
         await replay(path, config, stats);
         steps += path.steps.length - 1;
       }
-      expect(all.length).toBeGreaterThan(states.length / 2);
+      expect(all.length).toBeGreaterThan(10);
       walked.push(
-        `${kind} paths: ${all.length} paths, ${steps} steps; model: ${states.length} states, ${edges} edges checked; ` +
+        `${kind} paths: ${generated.length} generated, ${all.length} walked (prefixes dropped), ${steps} steps; model: ${states.length} states, ${edges.length} edges checked; ` +
           `timers fired by the clock ${stats.byClock}, sent directly ${stats.direct}`,
       );
     });

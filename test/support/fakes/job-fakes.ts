@@ -17,6 +17,7 @@ import type {
   WriteResultOutput,
 } from '../../../src/machines/job-types.js';
 import type { JobRecord, JobResult } from '../../../src/records.js';
+import { deferred, type Deferred } from './deferred.js';
 import { FakeLeaseStore } from './lease-store.js';
 
 export interface JobEffectLog {
@@ -160,4 +161,37 @@ export function testJob(overrides: Partial<JobRecord> = {}): JobRecord {
     resultTtlMs: 60_000,
     ...overrides,
   };
+}
+
+export const JOB_EFFECTS = ['acquireLease', 'renewLease', 'runTask', 'writeResult', 'requeueJob', 'releaseLease'] as const;
+export type JobEffectName = (typeof JOB_EFFECTS)[number];
+
+export interface ControlledCall {
+  input: unknown;
+  answer: Deferred<unknown>;
+  signal: AbortSignal;
+  /** Simulated time the effect was invoked. */
+  at: number;
+}
+
+/** The job machine with every effect waiting for the test to answer it. */
+export function controlledJobMachine(clock: SimulatedClock) {
+  const calls = Object.fromEntries(JOB_EFFECTS.map((name) => [name, [] as ControlledCall[]])) as Record<JobEffectName, ControlledCall[]>;
+  const aborts: AbortTaskParams[] = [];
+  const effect = (name: JobEffectName) =>
+    fromPromise<never, unknown>(({ input, signal }) => {
+      const answer = deferred<unknown>();
+      calls[name].push({ input, answer, signal, at: clock.now() });
+      return answer.promise as Promise<never>;
+    });
+  const machine = jobMachine.provide({
+    actors: Object.fromEntries(JOB_EFFECTS.map((name) => [name, effect(name)])) as never,
+    actions: { abortTask: (_, params) => void aborts.push(params) },
+  });
+  const last = (name: JobEffectName): ControlledCall => {
+    const call = calls[name][calls[name].length - 1];
+    if (!call) throw new Error(`no ${name} call to answer`);
+    return call;
+  };
+  return { machine, calls, aborts, last };
 }

@@ -45,8 +45,9 @@ export interface TimerStats {
 }
 
 /**
- * Makes the timer event `type` of `target` happen. If it is the earliest pending timer the clock is
- * advanced to its due instant (real timing). If another timer would fire first, the model is
+ * Makes the timer event `type` of `target` happen. If it is strictly the earliest pending timer the
+ * clock is advanced to its due instant (real timing). If another timer would fire first (or at the
+ * same instant), the model is
  * exploring an order that needs different durations; the event is then sent directly, which is
  * what the timer would do under such durations, and counted. A missing timer fails: the model says
  * the state waits on it, so the implementation must have armed it.
@@ -57,8 +58,10 @@ export async function fireTimer(clock: SimulatedClock, target: AnyActorRef, type
   if (!mine) {
     throw new Error(`model fires timer ${type} but ${target.id} has none pending (pending: ${pending.map((t) => t.event.type).join(', ') || 'none'})`);
   }
-  const earliest = Math.min(...pending.map((t) => t.due));
-  if (mine.due <= earliest) {
+  // Strictly first: timers due at the same instant would all fire at once on the clock, while the
+  // model takes them one at a time.
+  const othersFirst = pending.some((t) => t !== mine && t.due <= mine.due);
+  if (!othersFirst) {
     clock.set(Math.max(mine.due, clock.now()));
     stats.byClock++;
   } else {
@@ -85,4 +88,34 @@ export function muteLateChildDoneWarnings(): () => void {
     original(...args);
   });
   return () => spy.mockRestore();
+}
+
+/** Every edge of an @xstate/graph adjacency map, as (from, event, to). */
+export function edgesOf<S, E>(adjacency: Record<string, { state: S; transitions: Record<string, { event: E; state: S }> }>): {
+  from: S;
+  event: E;
+  to: S;
+}[] {
+  return Object.values(adjacency).flatMap(({ state, transitions }) =>
+    Object.values(transitions).map(({ event, state: to }) => ({ from: state, event, to })),
+  );
+}
+
+/**
+ * Drops every path whose event sequence is a prefix of another path's: replaying the longer path
+ * visits the same steps. (@xstate/graph's TestModel does the same; the raw generators do not.)
+ */
+export function withoutPrefixPaths<P extends { steps: { event: EventObject }[] }>(paths: P[]): P[] {
+  const keyed = paths
+    .map((path) => ({ path, key: path.steps.map((s) => JSON.stringify(s.event)).join('\u0000') }))
+    .sort((a, b) => b.path.steps.length - a.path.steps.length);
+  const kept: typeof keyed = [];
+  const prefixes = new Set<string>();
+  for (const entry of keyed) {
+    if (prefixes.has(entry.key)) continue;
+    kept.push(entry);
+    const parts = entry.key.split('\u0000');
+    for (let n = 1; n <= parts.length; n++) prefixes.add(parts.slice(0, n).join('\u0000'));
+  }
+  return kept.map((entry) => entry.path);
 }

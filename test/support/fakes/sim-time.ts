@@ -10,7 +10,7 @@ interface PendingTimeout {
 }
 
 /** Lets every queued promise continuation (fake effects resolving, actors reacting) run. */
-export async function settle(rounds = 2): Promise<void> {
+export async function settle(rounds = 1): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
