@@ -25,8 +25,10 @@ import type {
 } from '../machines/job-types.js';
 import type { LeaseGrant, LeaseLostReason as MachineLeaseLostReason } from '../machines/lease-timing.js';
 import type { JobRecord, JobResult } from '../records.js';
-import { isLeaseLost, jobLeaseKey, type JobDelivery, type Lease, type LeaseLostReason } from '../store/index.js';
+import { PayloadTooLargeError, SerializationError } from '../errors.js';
+import { isLeaseLost, jobLeaseKey, RecordTooLargeError, type JobDelivery, type Lease, type LeaseLostReason } from '../store/index.js';
 import type { NodeContext } from '../runtime/node-context.js';
+import { assertPlainData } from '../runtime/plain-data.js';
 
 /** What the runtime attaches to each fetched job. */
 export interface JobTicket {
@@ -167,16 +169,22 @@ export function createJobEffects(node: NodeContext) {
 
   async function writeResult({ job, lease, result }: WriteResultInput): Promise<WriteResultOutput> {
     const leases = held(lease);
-    const full: JobResult = { ...result, finishedAt: new Date(now()) };
+    let full: JobResult = { ...result, finishedAt: new Date(now()) };
+    // A return value that is not plain data would be mangled by the encoder (a function vanishes, a
+    // Map turns into an object): refuse it the way addJob refuses such args.
+    const unstorable = full.outcome === 'success' ? plainDataProblem(full.returnValue, `return value of job "${job.id}"`) : null;
+    if (unstorable) full = asUnstorable(full, unstorable);
     let outcome;
     try {
       outcome = await backend.completeJob(leases.job, full, { resultTtlMs: job.resultTtlMs });
     } catch (error) {
       if (!isUnstorableValue(error) || full.outcome !== 'success') throw error;
-      // The return value cannot be stored: the job still ends, as an error that says why.
-      const replaced: JobResult = { ...full, outcome: 'error', error: { name: (error as Error).name, message: (error as Error).message } };
-      delete replaced.returnValue;
-      outcome = await backend.completeJob(leases.job, replaced, { resultTtlMs: job.resultTtlMs });
+      // The return value cannot be stored: the job still ends, as an error that says why. The
+      // failed completion already renewed the lease, so continue from the revision it wrote.
+      leases.job = await currentRevision(leases.job);
+      outcome = await backend.completeJob(leases.job, asUnstorable(full, publicPayloadError(error, `return value of job "${job.id}"`)), {
+        resultTtlMs: job.resultTtlMs,
+      });
     }
     if (outcome.status === 'lease_lost') {
       leases.released = true;
@@ -191,6 +199,16 @@ export function createJobEffects(node: NodeContext) {
     const written = outcome.status === 'written' ? outcome.result.record : full;
     node.emit('JobReleased', withSchedule(job, { jobId: job.id, task: job.task, outcome: written.outcome, attempt: written.attempt }));
     return { status: 'written', result: written };
+  }
+
+  /**
+   * The lease at the revision the store holds now, if it is still this incarnation of ours (same
+   * owner, same acquisition); otherwise unchanged, so the fenced write that follows reports it lost.
+   */
+  async function currentRevision(lease: Lease): Promise<Lease> {
+    const holder = await backend.leases.holder(lease.key).catch(() => null);
+    const ours = holder && holder.owner === lease.owner && holder.acquiredAt.getTime() === lease.acquiredAt.getTime();
+    return ours ? { ...lease, revision: holder.revision } : lease;
   }
 
   async function requeueJob({ job, ticket, lease, attempt, delayMs }: RequeueJobInput): Promise<void> {
@@ -237,7 +255,30 @@ function withHolder<T extends object>(fields: T, holder: string | undefined): T 
   return holder === undefined ? fields : { ...fields, holder };
 }
 
+/** The result with its return value replaced by the error saying why it could not be stored. */
+function asUnstorable(result: JobResult, error: Error): JobResult {
+  const replaced: JobResult = { ...result, outcome: 'error', error: { name: error.name, message: error.message } };
+  delete replaced.returnValue;
+  return replaced;
+}
+
+function plainDataProblem(value: unknown, what: string): SerializationError | null {
+  try {
+    assertPlainData(value, what);
+    return null;
+  } catch (error) {
+    if (error instanceof SerializationError) return error;
+    throw error;
+  }
+}
+
+/** The store's size error as the public PayloadTooLargeError; other errors as they are. */
+function publicPayloadError(error: unknown, what: string): Error {
+  if (error instanceof RecordTooLargeError) return new PayloadTooLargeError(what, error.bytes, error.maxBytes);
+  return error as Error;
+}
+
 /** An encode failure of the result record (a return value msgpack cannot hold, or over max payload). */
 function isUnstorableValue(error: unknown): boolean {
-  return error instanceof TypeError || (error instanceof Error && error.name === 'RecordTooLargeError') || error instanceof DeserializationError;
+  return error instanceof TypeError || error instanceof RecordTooLargeError || error instanceof DeserializationError;
 }

@@ -26,6 +26,7 @@ import type { JobRecord, JobResult, ScheduleRecord } from '../records.js';
 import { jobLeaseKey, type RuntimeEvent, type RuntimeEventMap, type RuntimeEventType, type StoreBackend } from '../store/index.js';
 import { EventHub } from './event-hub.js';
 import { buildEvent, type EventFields, type NodeContext } from './node-context.js';
+import { withinPayloadLimit } from './payload-limit.js';
 import { assertPlainData } from './plain-data.js';
 import { ResultWaiters } from './result-waiters.js';
 import { assertCapacity, resolveRuntimeOptions, type ResolvedRuntimeOptions, type RuntimeOptions } from './runtime-options.js';
@@ -196,7 +197,7 @@ export class Runtime {
       resultTtlMs: opts.resultTtl === undefined ? this.opts.defaultResultTtlMs : parseDuration(opts.resultTtl, 'resultTtl'),
     };
     encodeRecord('job', record);
-    const created = await this.backend.jobs.create(record);
+    const created = await withinPayloadLimit(`job "${id}" (its args)`, () => this.backend.jobs.create(record));
     if (!created) throw new ConflictingIdError('job', id);
     await this.backend.dispatch.enqueue(id);
     this.emit('JobAdded', { jobId: id, task: opts.task });

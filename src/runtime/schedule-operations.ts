@@ -9,6 +9,7 @@ import { ConflictingIdError, InvalidOptionError, ScheduleLookupError } from '../
 import { CoalescePolicy, type ScheduleRecord } from '../records.js';
 import { assertTrigger, nextFireTime, type Trigger } from '../triggers/index.js';
 import type { NodeContext } from './node-context.js';
+import { withinPayloadLimit } from './payload-limit.js';
 import { assertPlainData } from './plain-data.js';
 
 export interface AddScheduleOptions {
@@ -70,14 +71,15 @@ export class ScheduleOperations {
     };
     encodeRecord('schedule', record);
     const repo = this.node.backend.schedules;
-    const created = await repo.create(record);
+    const what = `schedule "${id}" (its args and trigger)`;
+    const created = await withinPayloadLimit(what, () => repo.create(record));
     if (created) {
       this.node.emit('ScheduleAdded', { scheduleId: id, task: record.task, nextFireTime: record.nextFireTime });
       return id;
     }
     if (onConflict === 'keep') return id;
     if (onConflict === 'error') throw new ConflictingIdError('schedule', id);
-    await repo.put(record);
+    await withinPayloadLimit(what, () => repo.put(record));
     this.node.emit('ScheduleUpdated', { scheduleId: id, task: record.task, nextFireTime: record.nextFireTime });
     return id;
   }

@@ -28,6 +28,8 @@ export class Scheduler {
   private stopWatch: (() => void) | null = null;
   private claimTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Corrupt schedule id → the revision already reported. */
+  private readonly reportedCorrupt = new Map<string, number>();
   private connected = true;
 
   constructor(
@@ -77,11 +79,21 @@ export class Scheduler {
     if (this.stopped || !this.connected) return;
     try {
       const { items, failures } = await this.node.backend.schedules.list();
-      for (const failure of failures) this.node.emit('ScheduleDeserializationFailed', { scheduleId: failure.id, error: failure.message });
+      for (const failure of failures) this.reportCorrupt(failure);
       await Promise.all(items.filter((s) => !this.owned.has(s.record.id) && isActive(s.record)).map((s) => this.claim(s.record.id)));
     } catch (error) {
       this.node.reportError(error, 'claiming schedules');
     }
+  }
+
+  /**
+   * Emits ScheduleDeserializationFailed once per corrupt revision: the claim round meets the same
+   * corrupt record every leaseDuration/3, and an event per round would flood every listener.
+   */
+  private reportCorrupt(error: CorruptRecordError): void {
+    if (this.reportedCorrupt.get(error.id) === error.revision) return;
+    this.reportedCorrupt.set(error.id, error.revision);
+    this.node.emit('ScheduleDeserializationFailed', { scheduleId: error.id, error: error.message });
   }
 
   private async claim(id: string): Promise<void> {
@@ -114,7 +126,7 @@ export class Scheduler {
     try {
       record = (await this.node.backend.schedules.get(id))?.record ?? null;
     } catch (error) {
-      if (error instanceof CorruptRecordError) this.node.emit('ScheduleDeserializationFailed', { scheduleId: id, error: error.message });
+      if (error instanceof CorruptRecordError) this.reportCorrupt(error);
       this.release(id, true);
       return;
     }
@@ -155,7 +167,7 @@ export class Scheduler {
       );
       if (plan.next === null) this.node.emit('ScheduleUpdated', { scheduleId: id, task: stored.record.task, nextFireTime: null });
     } catch (error) {
-      if (error instanceof CorruptRecordError) this.node.emit('ScheduleDeserializationFailed', { scheduleId: id, error: error.message });
+      if (error instanceof CorruptRecordError) this.reportCorrupt(error);
       else this.node.reportError(error, `firing schedule ${id}`);
     } finally {
       owned.firing = false;
