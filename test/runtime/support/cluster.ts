@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { createRuntime, natsStore, type Runtime, type RuntimeOptions, type StoreFactory } from '../../../src/index.js';
+import { createRuntime, memoryStore, natsStore, type Runtime, type RuntimeOptions, type StoreFactory } from '../../../src/index.js';
 import { startNatsServer, type NatsServerHandle } from '../../support/nats-server.js';
 import { killAllChildren, makeTempDir, spawnNode, type ChildNode, type NodeProcessConfig } from './child-node.js';
 
@@ -19,11 +19,19 @@ export interface Cluster {
   store(prefix: string): StoreFactory;
   /** An in-process runtime on `prefix`, stopped after the test. */
   runtime(prefix: string, opts?: Omit<RuntimeOptions, 'store'>): Promise<Runtime>;
+  /** An in-process runtime on any store (lease and poll defaulted as above), stopped after the test. */
+  runtimeOn(store: StoreFactory, opts?: Omit<RuntimeOptions, 'store'>): Promise<Runtime>;
+  /** An isolated store of `kind` (runtimes opened on the same factory share it, like nodes). */
+  freshStore(kind: StoreKind): StoreFactory;
   /** A node process on `prefix`, killed after the test if still alive. */
   spawn(prefix: string, config: Omit<NodeProcessConfig, 'servers' | 'prefix' | 'logFile'> & { logFile?: string }): Promise<ChildNode>;
   /** A side-channel file path in this file's temp dir. */
   logFile(name: string): string;
 }
+
+/** The two stores of the contract, for `describe.each(STORE_KINDS)`. */
+export const STORE_KINDS = ['memory', 'nats'] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
 
 let counter = 0;
 
@@ -53,11 +61,15 @@ export function useCluster(): Cluster {
     },
     newPrefix: () => `e2e${process.pid}_${++counter}`,
     store: (prefix) => natsStore({ servers: cluster.server.url, prefix, reconnectTimeWaitMs: 100 }),
-    async runtime(prefix, opts = {}) {
-      const rt = await createRuntime({ leaseDuration: LEASE_MS, pollInterval: POLL_MS, ...opts, store: cluster.store(prefix) });
+    runtime(prefix, opts = {}) {
+      return cluster.runtimeOn(cluster.store(prefix), opts);
+    },
+    async runtimeOn(store, opts = {}) {
+      const rt = await createRuntime({ leaseDuration: LEASE_MS, pollInterval: POLL_MS, ...opts, store });
       runtimes.push(rt);
       return rt;
     },
+    freshStore: (kind) => (kind === 'memory' ? memoryStore() : cluster.store(cluster.newPrefix())),
     spawn(prefix, config) {
       return spawnNode({
         leaseDuration: LEASE_MS,
