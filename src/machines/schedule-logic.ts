@@ -162,9 +162,16 @@ export function scheduleSetup(deps: ScheduleMachineDeps) {
         if (next !== null) enqueue.raise({ type: 'FIRE_DUE' }, { delay: delayUntil(next, context.now), id: 'fireDue' });
       }),
       countRenewalRequest: assign(({ context }) => ({ renewalsStarted: context.renewalsStarted + 1 })),
-      recordAcquisition: assign(({ event }) => {
+      recordAcquisition: assign(({ context, event }) => {
         assertEvent(event, 'LEASE_ACQUIRED');
-        return { lease: event.lease, now: event.now, schedule: event.schedule, recordRevision: event.recordRevision };
+        // Keep whichever record is newer: the read at acquisition or an update the watch delivered.
+        const fresher = event.recordRevision >= context.recordRevision;
+        return {
+          lease: event.lease,
+          now: event.now,
+          schedule: fresher ? event.schedule : context.schedule,
+          recordRevision: fresher ? event.recordRevision : context.recordRevision,
+        };
       }),
       recordRenewal: assign(({ event }) => {
         assertEvent(event, 'LEASE_RENEWED');
