@@ -5,13 +5,25 @@
  */
 import { fromPromise } from 'xstate';
 import type { FetchedJob, FetchJobsInput, ReturnUnstartedJobsParams } from '../machines/worker-types.js';
-import type { JobResult } from '../records.js';
+import type { JobRecord, JobResult } from '../records.js';
 import { CorruptRecordError, type JobDelivery } from '../store/index.js';
 import type { NodeContext } from '../runtime/node-context.js';
 import type { JobTicket } from './job-effects.js';
 
 /** A delivery for a task this node does not have goes back after this, for a node that has it. */
 const FOREIGN_TASK_RETRY_MS = 1_000;
+
+/**
+ * A scheduled job without a start deadline gets the one of its task's `misfireGraceTime`. The
+ * scheduler that fired it sets the deadline only when it knows the task; in a cluster with
+ * scheduler-only nodes it often does not, while the worker running the job always does. The grace
+ * counts from the jittered start (`notBefore`), as the scheduler's would.
+ */
+function withTaskGrace(job: JobRecord, graceMs: number | null): JobRecord {
+  if (graceMs === null || job.startDeadline !== undefined || job.scheduledFireTime === undefined) return job;
+  const from = job.attempt === 1 && job.notBefore ? job.notBefore : job.scheduledFireTime;
+  return { ...job, startDeadline: new Date(from.getTime() + graceMs) };
+}
 
 export function createWorkerEffects(node: NodeContext) {
   const { backend } = node;
@@ -34,12 +46,12 @@ export function createWorkerEffects(node: NodeContext) {
       await delivery.ack().catch(() => undefined);
       return null;
     }
-    const job = stored.record;
-    const task = node.tasks.get(job.task);
+    const task = node.tasks.get(stored.record.task);
     if (!task) {
       delivery.nak(FOREIGN_TASK_RETRY_MS);
       return null;
     }
+    const job = withTaskGrace(stored.record, task.misfireGraceTimeMs);
     const waitMs = job.notBefore ? job.notBefore.getTime() - backend.clock.now() : 0;
     if (waitMs > 0) {
       delivery.nak(waitMs);

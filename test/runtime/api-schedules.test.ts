@@ -1,0 +1,110 @@
+/**
+ * The schedule half of the public API, on both stores: pause/resume (with `from`), coalescing of
+ * missed fire times, and the misfire grace time.
+ */
+import { describe, expect, it } from 'vitest';
+import { date, interval, type CoalescePolicy, type JobContext, type Runtime } from '../../src/index.js';
+import { STORE_KINDS, useCluster, type StoreKind } from './support/cluster.js';
+import { sleep, waitUntil } from './support/wait.js';
+
+const cluster = useCluster();
+
+/** Fire times (ms) of the jobs a schedule has made so far, from the jobs bucket. */
+async function firesOf(rt: Runtime, scheduleId: string): Promise<number[]> {
+  const { items } = await rt.backend.jobs.list();
+  return items
+    .map((s) => s.record)
+    .filter((job) => job.scheduleId === scheduleId)
+    .map((job) => job.scheduledFireTime?.getTime() ?? NaN)
+    .sort((a, b) => a - b);
+}
+
+/** A scheduler node (it runs no jobs, so the jobs bucket keeps what fired). */
+async function schedulerNode(kind: StoreKind): Promise<Runtime> {
+  const rt = await cluster.runtimeOn(cluster.freshStore(kind), { role: 'scheduler' });
+  rt.task('tick', () => undefined);
+  await rt.start();
+  return rt;
+}
+
+describe.each(STORE_KINDS)('schedules API on the %s store', (kind) => {
+  it('pause stops the fires and resume starts them again; resume skips what was missed by default', async () => {
+    const rt = await schedulerNode(kind);
+    await rt.addSchedule({ id: 'beat', task: 'tick', trigger: interval(200) });
+    await waitUntil('a few fires', async () => (await firesOf(rt, 'beat')).length >= 3, { timeoutMs: 5_000 });
+    const paused = await rt.pauseSchedule('beat');
+    expect(paused.paused).toBe(true);
+    expect((await rt.getSchedule('beat')).paused).toBe(true);
+    const atPause = (await firesOf(rt, 'beat')).length;
+    await sleep(700);
+    const whilePaused = await firesOf(rt, 'beat');
+    // At most the one fire that raced the pause.
+    expect(whilePaused.length - atPause).toBeLessThanOrEqual(1);
+    const resumedAt = Date.now();
+    const resumed = await rt.resumeSchedule('beat');
+    expect(resumed.paused).toBe(false);
+    expect(resumed.nextFireTime?.getTime()).toBeGreaterThanOrEqual(resumedAt - 5);
+    await waitUntil('fires after the resume', async () => (await firesOf(rt, 'beat')).length >= whilePaused.length + 2, { timeoutMs: 5_000 });
+    const after = (await firesOf(rt, 'beat')).filter((t) => !whilePaused.includes(t));
+    // The fire times of the pause were skipped, not made up.
+    expect(after.every((t) => t >= resumedAt - 5)).toBe(true);
+  });
+
+  it.each<[CoalescePolicy, (fireTimes: number[]) => number[]]>([
+    ['all', (ts) => ts],
+    ['earliest', (ts) => ts.slice(0, 1)],
+    ['latest', (ts) => ts.slice(-1)],
+  ])('resume from a past Date makes up the missed fire times under coalesce %s', async (coalesce, expected) => {
+    const rt = await schedulerNode(kind);
+    const base = Math.floor(Date.now() / 1000) * 1000 - 10_000;
+    // Fire times base, base+1s, … base+9s, all in the past; the trigger ends there.
+    const trigger = interval('1s', { start: new Date(base), end: new Date(base + 9_000) });
+    await rt.addSchedule({ id: 'late', task: 'tick', trigger, paused: true, coalesce });
+    await sleep(300);
+    expect(await firesOf(rt, 'late')).toEqual([]);
+
+    await rt.resumeSchedule('late', { from: new Date(base + 4_500) });
+    const missed = [5, 6, 7, 8, 9].map((k) => base + k * 1_000);
+    await waitUntil('the schedule to use up its trigger', async () => (await rt.getSchedule('late')).nextFireTime === null, { timeoutMs: 5_000 });
+    await sleep(200);
+    expect(await firesOf(rt, 'late')).toEqual(expected(missed));
+    expect((await rt.getSchedule('late')).lastFireTime?.getTime()).toBe(base + 9_000);
+  });
+
+  it('misfireGraceTime: a scheduled job that cannot start by fire time + grace ends missed_start_deadline without running', async () => {
+    const store = cluster.freshStore(kind);
+    // The scheduler does not know the task: the task's own grace must still apply (on the worker).
+    await (await cluster.runtimeOn(store, { role: 'scheduler' })).start();
+    const rt = await cluster.runtimeOn(store, { role: 'worker', maxConcurrentJobs: 1 });
+    const ran: string[] = [];
+    rt.task('blocker', async () => {
+      await sleep(1_200);
+      return 'unblocked';
+    });
+    rt.task(
+      'punctual',
+      (_: unknown, ctx: JobContext) => {
+        ran.push(`${ctx.scheduleId}@${ctx.scheduledFireTime?.toISOString()}`);
+      },
+      { misfireGraceTime: 200 }, // the task's default grace…
+    );
+    await rt.start();
+    const blocker = await rt.addJob({ task: 'blocker' });
+    await sleep(100);
+    const at = new Date(Date.now() + 300);
+    await rt.addSchedule({ id: 'from-task', task: 'punctual', trigger: date(at) });
+    await rt.addSchedule({ id: 'own-grace', task: 'punctual', trigger: date(at), misfireGraceTime: 150 }); // …or the schedule's own
+    await rt.addSchedule({ id: 'patient', task: 'punctual', trigger: date(at), misfireGraceTime: '10s' });
+    const jobOf = async (scheduleId: string): Promise<string> =>
+      waitUntil(`the job of ${scheduleId}`, async () => (await rt.backend.jobs.list()).items.find((s) => s.record.scheduleId === scheduleId)?.record.id);
+
+    for (const scheduleId of ['from-task', 'own-grace']) {
+      const result = await rt.getJobResult(await jobOf(scheduleId), { wait: true, timeout: 5_000 });
+      expect(result).toMatchObject({ outcome: 'missed_start_deadline', attempt: 1 });
+    }
+    const patient = await rt.getJobResult(await jobOf('patient'), { wait: true, timeout: 5_000 });
+    expect(patient?.outcome).toBe('success');
+    expect(await rt.getJobResult(blocker)).toMatchObject({ outcome: 'success' });
+    expect(ran).toEqual([`patient@${at.toISOString()}`]);
+  });
+});
