@@ -181,12 +181,15 @@ export const jobSetup = setup({
       context.startedAt !== null && missedStartDeadline(context.job, context.startedAt.getTime()),
     taskRunning: stateIn('#job.holding.work.running'),
     // Fenced store calls and renewals take turns: a renewal moves the revision a fenced write
-    // carries, so running both at once would get a good result refused as "lease lost".
+    // carries, so running both at once would get a good result refused as "lease lost". Renewal
+    // has priority: a fenced call waits while the lease region is anywhere in `renewing`; a
+    // renewal waits only for a fenced call in flight. (Both guards are read on the same snapshot
+    // when one event moves both regions, so symmetric "not in flight" checks would let both go.)
     fencedCallInFlight: or([
       stateIn('#job.holding.work.writingResult.writing'),
       stateIn('#job.holding.work.requeueing.requesting'),
     ]),
-    renewalInFlight: stateIn('#job.holding.lease.renewing.requesting'),
+    leaseRenewing: stateIn('#job.holding.lease.renewing'),
   },
   actions: {
     /** Effect: stop the running task beyond its AbortSignal (e.g. a worker thread). Default: none. */

@@ -185,8 +185,8 @@ export const jobMachine = jobSetup.createMachine({
               initial: 'queued',
               on: { RESULT_WRITTEN: { target: '#job.releasing', actions: 'endWithResult' } },
               states: {
-                // Waits for a renewal in flight, then writes with the revision it brought.
-                queued: { always: { guard: not('renewalInFlight'), target: 'writing' } },
+                // Waits out a renewal, then writes with the revision it brought.
+                queued: { always: { guard: not('leaseRenewing'), target: 'writing' } },
                 writing: {
                   invoke: {
                     id: 'writeResult',
@@ -205,7 +205,7 @@ export const jobMachine = jobSetup.createMachine({
               initial: 'queued',
               on: { JOB_REQUEUED: { target: '#job.releasing', actions: 'endRequeued' } },
               states: {
-                queued: { always: { guard: not('renewalInFlight'), target: 'requesting' } },
+                queued: { always: { guard: not('leaseRenewing'), target: 'requesting' } },
                 requesting: {
                   invoke: {
                     id: 'requeueJob',

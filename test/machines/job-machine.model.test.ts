@@ -49,6 +49,8 @@ interface ModelConfig {
   failing: ReadonlySet<JobEffectName>;
   /** Offer every acquireLease answer, or only acquired / held elsewhere. */
   allAcquireAnswers: boolean;
+  /** Offer RESTORED (re-arms timers; moves both regions of `holding` at once). */
+  restores: boolean;
 }
 
 const fail = (config: ModelConfig, id: JobEffectName): ModelEvent[] => (config.failing.has(id) ? [failed(id)] : []);
@@ -107,6 +109,7 @@ function environment(config: ModelConfig) {
     }
     if (s.matches('deferring')) others.push(done('requeueJob', undefined), ...fail(config, 'requeueJob'));
     if (s.matches('releasing')) others.push(done('releaseLease', undefined), ...fail(config, 'releaseLease'));
+    if (config.restores) others.push({ type: 'RESTORED' });
     // Timers first: on equal length the path generators keep the first event.
     return [...timers, ...others];
   };
@@ -248,6 +251,7 @@ const suites: { kind: 'shortest' | 'simple'; config: ModelConfig }[] = [
       interruptions: true,
       failing: everyEffectFails,
       allAcquireAnswers: true,
+      restores: true,
     },
   },
   {
@@ -258,6 +262,7 @@ const suites: { kind: 'shortest' | 'simple'; config: ModelConfig }[] = [
       interruptions: true,
       failing: everyEffectFails,
       allAcquireAnswers: true,
+      restores: true,
     },
   },
   {
@@ -268,6 +273,7 @@ const suites: { kind: 'shortest' | 'simple'; config: ModelConfig }[] = [
       interruptions: false,
       failing: new Set(['renewLease', 'writeResult']),
       allAcquireAnswers: false,
+      restores: false,
     },
   },
   {
@@ -278,6 +284,7 @@ const suites: { kind: 'shortest' | 'simple'; config: ModelConfig }[] = [
       interruptions: true,
       failing: new Set(),
       allAcquireAnswers: true,
+      restores: false,
     },
   },
 ];

@@ -45,6 +45,10 @@ export interface JobFakeOptions {
   renewLease?: (jobId: string, revision: number) => RenewLeaseOutput | undefined;
   /** Override acquireLease. Default: the lease store. */
   acquireLease?: (job: JobRecord) => AcquireLeaseOutput | undefined;
+  /** Share a lease table (e.g. across a simulated restart). Default: a new one. */
+  store?: FakeLeaseStore;
+  /** Answer writeResult with a rejection this many times first. Default: 0. */
+  failWrites?: number;
   /** Whether the store reports that an earlier runner of this attempt vanished. Default: never. */
   previousAttemptAbandoned?: (job: JobRecord) => boolean;
 }
@@ -55,7 +59,8 @@ export const jobLeaseKey = (jobId: string): string => `job.${jobId}`;
 export function fakeJobMachine(options: JobFakeOptions) {
   const { clock } = options;
   const nodeId = options.nodeId ?? 'node-a';
-  const store = new FakeLeaseStore(clock, options.leaseDurationMs);
+  const store = options.store ?? new FakeLeaseStore(clock, options.leaseDurationMs);
+  let writeFailures = options.failWrites ?? 0;
   const log = emptyJobLog();
   const results: JobResult[] = [];
   const machine = jobMachine.provide({
@@ -88,6 +93,10 @@ export function fakeJobMachine(options: JobFakeOptions) {
       }),
       writeResult: fromPromise(async ({ input }): Promise<WriteResultOutput> => {
         log.writeResult.push(input);
+        if (writeFailures > 0) {
+          writeFailures--;
+          throw new Error('results bucket unavailable');
+        }
         if (!store.holds(jobLeaseKey(input.job.id), input.lease)) return { status: 'lease_lost', reason: 'revision_moved' };
         const result: JobResult = { ...input.result, finishedAt: new Date(clock.now()) };
         results.push(result);

@@ -72,6 +72,8 @@ export interface ScheduleFakeOptions {
   record: ScheduleRecord;
   deps?: Partial<ScheduleMachineDeps>;
   nodeId?: string;
+  /** Share the lease table and the record store (e.g. across a simulated restart). */
+  shared?: { leases: FakeLeaseStore; store: { record: ScheduleRecord | null; revision: number } };
   /** Override a renewal's answer (e.g. "revision moved"). */
   renew?: (n: number) => RenewScheduleLeaseOutput | undefined;
 }
@@ -80,8 +82,8 @@ export interface ScheduleFakeOptions {
 export function fakeScheduleMachine(options: ScheduleFakeOptions) {
   const { clock } = options;
   const nodeId = options.nodeId ?? 'node-a';
-  const leases = new FakeLeaseStore(clock, options.leaseDurationMs);
-  const store = { record: options.record as ScheduleRecord | null, revision: 1 };
+  const leases = options.shared?.leases ?? new FakeLeaseStore(clock, options.leaseDurationMs);
+  const store = options.shared?.store ?? { record: options.record as ScheduleRecord | null, revision: 1 };
   const jobs = new Map<string, { fireTime: Date; runAt: Date; startDeadline: Date | null }>();
   const log: ScheduleEffectLog = { acquire: [], renew: [], createJobs: [], advance: [], load: 0, release: 0 };
   const key = (id: string) => `schedule.${id}`;
