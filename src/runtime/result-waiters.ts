@@ -3,10 +3,11 @@
  * 2,000 jobs must not open 2,000 watchers (on NATS each is a consumer on the server). The watch is
  * opened on first use; every change wakes the waiters of that key, which then read the result
  * through the repository (so expiry and corrupt records are handled in one place). A slow poll
- * covers a watch that missed something across a reconnect.
+ * covers a watch that missed something across a reconnect, and reads that fail for lack of an
+ * answer from the store are simply asked again by it.
  */
 import type { JobResult } from '../records.js';
-import { decodeKeyToken, encodeKeyToken, type StoreBackend } from '../store/index.js';
+import { CorruptRecordError, decodeKeyToken, encodeKeyToken, type StoreBackend } from '../store/index.js';
 
 interface Waiter {
   resolve: (result: JobResult | null) => void;
@@ -89,6 +90,9 @@ export class ResultWaiters {
         for (const w of set ?? []) w.resolve(stored.record);
       },
       (error: unknown) => {
+        // A store that does not answer (restart, reconnect) is not an answer: the repoll asks
+        // again. Only a result that exists but cannot be read ends the wait.
+        if (!(error instanceof CorruptRecordError)) return;
         const set = this.waiters.get(key);
         this.waiters.delete(key);
         for (const w of set ?? []) w.reject(error);

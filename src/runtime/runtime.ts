@@ -23,7 +23,7 @@ import {
 import { jobMachine } from '../machines/job-machine.js';
 import { workerMachine } from '../machines/worker-machine.js';
 import type { JobRecord, JobResult, ScheduleRecord } from '../records.js';
-import { jobLeaseKey, type RuntimeEvent, type RuntimeEventMap, type RuntimeEventType, type StoreBackend } from '../store/index.js';
+import { CorruptRecordError, jobLeaseKey, StoreClosedError, type RuntimeEvent, type RuntimeEventMap, type RuntimeEventType, type StoreBackend } from '../store/index.js';
 import { EventHub } from './event-hub.js';
 import { buildEvent, type EventFields, type NodeContext } from './node-context.js';
 import { withinPayloadLimit } from './payload-limit.js';
@@ -210,12 +210,18 @@ export class Runtime {
    */
   async getJobResult(id: string, opts: GetJobResultOptions = {}): Promise<JobResult | null> {
     this.assertUsable();
-    const stored = await this.backend.results.get(id);
+    const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout, 'timeout');
+    const askedAt = Date.now();
+    // A caller who asked to wait waits through a store outage (a server restart, a reconnect):
+    // a failed first lookup only means "not known yet", the waiters keep looking.
+    const stored = await this.backend.results.get(id).catch((error: unknown) => {
+      if (opts.wait && isTransientStoreError(error)) return null;
+      throw error;
+    });
     if (stored) return stored.record;
     if (!(await this.backend.jobs.get(id).catch(() => true))) throw new JobLookupError(id);
     if (!opts.wait) return null;
-    const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout, 'timeout');
-    return this.waiters.wait(id, timeoutMs);
+    return this.waiters.wait(id, timeoutMs === undefined ? undefined : Math.max(0, timeoutMs - (Date.now() - askedAt)));
   }
 
   /** Adds a job, waits for it, and returns its value or throws JobFailedError. */
@@ -387,6 +393,11 @@ export class Runtime {
   private assertUsable(): void {
     if (this.lifecycle === 'stopped' || this.lifecycle === 'stopping') throw new RuntimeStoppedError();
   }
+}
+
+/** An error that may pass (timeout, no responders, disconnected), as opposed to a corrupt record or a closed store. */
+function isTransientStoreError(error: unknown): boolean {
+  return !(error instanceof CorruptRecordError || error instanceof StoreClosedError);
 }
 
 function hostnameSafe(): string {
