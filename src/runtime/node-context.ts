@@ -14,6 +14,8 @@ export interface NodeContext {
   readonly nodeId: string;
   readonly backend: StoreBackend;
   readonly tasks: ReadonlyMap<string, RegisteredTask>;
+  /** How long results are kept unless a job says otherwise (the runtime's defaultResultTtl). */
+  readonly defaultResultTtlMs: number;
   /** Publishes a cluster-wide event; a failed publish is reported through `reportError`, never thrown. */
   emit<T extends RuntimeEventType>(type: T, fields: EventFields<T>): void;
   /** Where errors that have no caller go (a background effect failed). */

@@ -96,6 +96,7 @@ export class Runtime {
       nodeId: opts.nodeId,
       backend,
       tasks: this.tasks,
+      defaultResultTtlMs: opts.defaultResultTtlMs,
       emit: (type, fields) => this.emit(type, fields),
       reportError: (error, where) => console.error(`[jobchart] ${where}:`, error),
     };

@@ -157,7 +157,7 @@ export class Scheduler {
       const grace = stored.record.misfireGraceTimeMs ?? task?.misfireGraceTimeMs ?? null;
       const plan = planFires(stored.record, now, grace, Math.random);
       if (plan.fires.length === 0 && plan.next?.getTime() === stored.record.nextFireTime?.getTime()) return;
-      await commitFires(backend, stored, plan, 24 * 3600_000, (job) =>
+      await commitFires(backend, stored, plan, this.node.defaultResultTtlMs, (job) =>
         this.node.emit('JobAdded', {
           jobId: job.id,
           task: job.task,
