@@ -15,6 +15,8 @@ import type {
   ScheduleMachineDeps,
 } from '../../../src/machines/schedule-types.js';
 import type { IntervalTrigger, Trigger } from '../../../src/triggers/index.js';
+import { deferred } from './deferred.js';
+import type { ControlledCall } from './job-fakes.js';
 import { FakeLeaseStore } from './lease-store.js';
 
 /** An interval trigger object (the shape src/triggers uses; only this fake evaluates it here). */
@@ -136,4 +138,34 @@ export function fakeScheduleMachine(options: ScheduleFakeOptions) {
     return { schedule: store.record, recordRevision: store.revision };
   };
   return { machine, leases, store, jobs, log, edit };
+}
+
+export const SCHEDULE_EFFECTS = [
+  'acquireScheduleLease',
+  'renewScheduleLease',
+  'createJobs',
+  'advanceSchedule',
+  'loadSchedule',
+  'releaseScheduleLease',
+] as const;
+export type ScheduleEffectName = (typeof SCHEDULE_EFFECTS)[number];
+
+/** The schedule machine with every effect waiting for the test to answer it. */
+export function controlledScheduleMachine(clock: SimulatedClock, deps: ScheduleMachineDeps) {
+  const calls = Object.fromEntries(SCHEDULE_EFFECTS.map((name) => [name, [] as ControlledCall[]])) as Record<ScheduleEffectName, ControlledCall[]>;
+  const effect = (name: ScheduleEffectName) =>
+    fromPromise<never, unknown>(({ input, signal }) => {
+      const answer = deferred<unknown>();
+      calls[name].push({ input, answer, signal, at: clock.now() });
+      return answer.promise as Promise<never>;
+    });
+  const machine = createScheduleMachine(deps).provide({
+    actors: Object.fromEntries(SCHEDULE_EFFECTS.map((name) => [name, effect(name)])) as never,
+  });
+  const last = (name: ScheduleEffectName): ControlledCall => {
+    const call = calls[name][calls[name].length - 1];
+    if (!call) throw new Error(`no ${name} call to answer`);
+    return call;
+  };
+  return { machine, calls, last };
 }
