@@ -6,7 +6,7 @@ import { assertEvent, assign, enqueueActions, fromPromise, or, sendParent, setup
 import type { JobRecord } from '../records.js';
 import { Outcome } from '../outcome.js';
 import { EffectNotProvidedError, InvalidMachineInputError } from './errors.js';
-import { hasAttemptsLeft, missedStartDeadline, resultDraft, retryDelayMs, toJobError } from './job-policy.js';
+import { hasAttemptsLeft, missedStartDeadline, resultDraft, retryDelayMs } from './job-policy.js';
 import type {
   AbortTaskParams,
   AcquireLeaseInput,

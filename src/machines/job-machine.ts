@@ -1,13 +1,15 @@
 /**
  * The job machine: one actor per job this node tries to run.
  *
- *   leasing ──LEASE_ACQUIRED──▶ holding ═══════════════════════════════════════╗
- *     │ LEASE_HELD_ELSEWHERE → done (skipped)     ║ lease: held ⇄ renewing      ║
- *     │ TASK_SLOTS_FULL → deferring → done        ║ work:  starting → running   ║
- *     │ ACQUIRE_TIMEOUT / error → done            ║          → writingResult ──▶ releasing → done
- *     ▼                                           ║          → requeueing ────▶ releasing → done
- *   done (final; entry: releaseSlot)              ║ LEASE_LOST → done (discarded, nothing written)
- *                                                 ╚═════════════════════════════════════════════╝
+ *   leasing ──LEASE_ACQUIRED──▶ holding (parallel) ══════════════════════════════════════╗
+ *     │ LEASE_HELD_ELSEWHERE → done (skipped)   lease: held ─RENEW_DUE─▶ renewing         ║
+ *     │ TASK_SLOTS_FULL → deferring → done             ◀─LEASE_RENEWED─ (queued →         ║
+ *     │ ACQUIRE_TIMEOUT / error → done                  requesting ⇄ waitingToRetry)      ║
+ *     ▼                                          work:  starting → running                ║
+ *   done (final; entry: releaseSlot)                      ─TASK_SUCCEEDED / CANCEL / TIMEOUT─▶ writingResult ─RESULT_WRITTEN─▶ releasing → done
+ *                                                         ─TASK_FAILED·retry / SHUTDOWN─▶ requeueing ─JOB_REQUEUED─▶ releasing → done
+ *                                                LEASE_LOST (any work state) → done (discarded, nothing written)
+ *                                               ╚══════════════════════════════════════════╝
  *
  * The two guarantees are structural:
  * - every path ends in the single final state `done`, whose entry sends SLOT_RELEASED to the
@@ -16,8 +18,14 @@
  *   leaves for `done` without passing `writingResult`; the task's AbortSignal fires because the
  *   runTask invocation is stopped, and `abortTask` fires for runtimes that need more (G1).
  *
+ * Renewals and fenced calls (writeResult, requeueJob) take turns through the `queued` sub-states:
+ * a renewal moves the revision a fenced call carries, so overlapping them would refuse a good
+ * result. Renewal goes first; both waits are bounded by the renewal deadline (see lease-timing.ts
+ * for why a holder always stops before its lease can expire).
+ *
  * Timers are XState delayed events: RENEW_DUE, LEASE_LOST (renewal deadline), TIMEOUT,
- * ACQUIRE_TIMEOUT. Effects are `setup.actors` placeholders that src/actors provides.
+ * ACQUIRE_TIMEOUT, and retries. Effects are `setup.actors` placeholders that src/actors provides;
+ * RESTORED re-arms timers after a restore from a persisted snapshot.
  */
 import { and, cancel, not, raise } from 'xstate';
 import { Outcome } from '../outcome.js';

@@ -180,9 +180,11 @@ async function replay(path: StatePath<JobSnapshot, ModelEvent>, config: ModelCon
         if ((effect === 'acquireLease' && output?.status === 'acquired') || (effect === 'renewLease' && output?.status === 'renewed')) {
           leaseRequestSentAt = call.at;
         }
+        // Only an effect's answer travels through promise continuations; events and timers fired
+        // by the clock are delivered synchronously.
+        await settle();
       } else if (isTimer(event)) await fireTimer(clock, job, event.type, stats);
       else job.send(event as never);
-      await settle();
     }
     const live = job.getSnapshot() as JobSnapshot;
     expect(comparable(live), `${where}: implementation diverged from the model`).toBe(comparable(step.state));

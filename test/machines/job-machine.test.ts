@@ -1,22 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
+import type { SimulatedClock } from 'xstate';
 import type { JobInput } from '../../src/machines/job-types.js';
 import { fakeJobMachine, jobParent, simulatedTask, testJob } from '../support/fakes/job-fakes.js';
 import { advanceBy, createSimClock, runUntil } from '../support/fakes/sim-time.js';
 
 const LEASE_MS = 3_000;
 
-function startJob(fakes: ReturnType<typeof fakeJobMachine>, input: Omit<JobInput, 'leaseDurationMs'>, clock = fakesClock) {
+function startJob(fakes: ReturnType<typeof fakeJobMachine>, input: Omit<JobInput, 'leaseDurationMs'>, clock: SimulatedClock) {
   const parent = createActor(jobParent(fakes.machine, { leaseDurationMs: LEASE_MS, ...input }), { clock });
   parent.start();
   return parent;
 }
-let fakesClock = createSimClock();
 
 describe('job machine: founding failure 1 (duplicate execution of long jobs)', () => {
   it('a job running 10× its lease duration renews continuously and is never considered lost', async () => {
     const clock = createSimClock();
-    fakesClock = clock;
     const fakes = fakeJobMachine({ clock, leaseDurationMs: LEASE_MS, runTask: simulatedTask(clock, 10 * LEASE_MS, 42) });
     const job = testJob();
     const parent = startJob(fakes, { job }, clock);
@@ -59,7 +58,6 @@ describe('job machine: founding failure 1 (duplicate execution of long jobs)', (
 
   it('renewals that keep failing end the job before the store could hand the lease to another node', async () => {
     const clock = createSimClock();
-    const fakes = fakeJobMachine({ clock, leaseDurationMs: LEASE_MS, runTask: simulatedTask(clock, 10 * LEASE_MS) });
     // Every renewal throws (store unreachable): the machine retries, then gives up at the deadline.
     const failing = fakeJobMachine({
       clock,
@@ -69,7 +67,6 @@ describe('job machine: founding failure 1 (duplicate execution of long jobs)', (
         throw new Error('connection refused');
       },
     });
-    void fakes;
     const job = testJob();
     const parent = startJob(failing, { job }, clock);
     const start = clock.now();

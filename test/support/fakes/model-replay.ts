@@ -7,7 +7,6 @@
  */
 import { vi } from 'vitest';
 import type { AnyActorRef, EventObject, SimulatedClock } from 'xstate';
-import { settle } from './sim-time.js';
 
 export interface ScheduledTimer {
   event: EventObject;
@@ -52,7 +51,7 @@ export interface TimerStats {
  * what the timer would do under such durations, and counted. A missing timer fails: the model says
  * the state waits on it, so the implementation must have armed it.
  */
-export async function fireTimer(clock: SimulatedClock, target: AnyActorRef, type: string, stats: TimerStats): Promise<void> {
+export function fireTimer(clock: SimulatedClock, target: AnyActorRef, type: string, stats: TimerStats): void {
   const pending = scheduledTimers(target);
   const mine = pending.find((t) => t.target === target && t.event.type === type);
   if (!mine) {
@@ -68,7 +67,7 @@ export async function fireTimer(clock: SimulatedClock, target: AnyActorRef, type
     target.send(mine.event);
     stats.direct++;
   }
-  await settle();
+  // Both ways deliver synchronously (SimulatedClock runs due callbacks inside set()).
 }
 
 /** A deterministic, stable view of a snapshot for model/implementation comparison. */
