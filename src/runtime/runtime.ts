@@ -6,10 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { createActor, type Actor } from 'xstate';
-import { createJobEffects } from '../actors/job-effects.js';
+import { startNodeActor, type RunningNode } from '../actors/node-actor.js';
 import { createNodeInspector, type NodeInspector } from '../actors/inspector.js';
-import { createWorkerEffects } from '../actors/worker-effects.js';
 import { encodeRecord } from '../codec/index.js';
 import { parseDuration, type DurationLike } from '../duration.js';
 import {
@@ -20,8 +18,6 @@ import {
   RuntimeStoppedError,
   UnknownTaskError,
 } from '../errors.js';
-import { jobMachine } from '../machines/job-machine.js';
-import { workerMachine } from '../machines/worker-machine.js';
 import type { JobRecord, JobResult, ScheduleRecord } from '../records.js';
 import { CorruptRecordError, jobLeaseKey, StoreClosedError, type RuntimeEvent, type RuntimeEventMap, type RuntimeEventType, type StoreBackend } from '../store/index.js';
 import { EventHub } from './event-hub.js';
@@ -31,7 +27,6 @@ import { assertPlainData } from './plain-data.js';
 import { ResultWaiters } from './result-waiters.js';
 import { assertCapacity, resolveRuntimeOptions, type ResolvedRuntimeOptions, type RuntimeOptions } from './runtime-options.js';
 import { ScheduleOperations, type AddScheduleOptions, type ResumeOptions } from './schedule-operations.js';
-import { Scheduler } from './scheduler.js';
 import { normaliseTask, type RegisteredTask, type TaskFunction, type TaskOptions } from './task-registry.js';
 
 export interface AddJobOptions {
@@ -77,11 +72,9 @@ export class Runtime {
   private readonly schedulesApi: ScheduleOperations;
   private readonly node: NodeContext;
   private readonly unsubscribers: (() => void)[] = [];
-  private worker: Actor<typeof workerMachine> | null = null;
-  private scheduler: Scheduler | null = null;
+  private running: RunningNode | null = null;
   private inspector: NodeInspector | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
-  private workerStopped: Promise<void> | null = null;
 
   constructor(
     private readonly opts: ResolvedRuntimeOptions,
@@ -128,18 +121,13 @@ export class Runtime {
     if (this.lifecycle !== 'created') return;
     this.lifecycle = 'starting';
     this.inspector = createNodeInspector(this.opts.inspect);
-    if (this.opts.role !== 'scheduler') this.startWorker();
-    if (this.opts.role !== 'worker') {
-      this.scheduler = new Scheduler(this.node, this.inspector);
-      await this.scheduler.start();
-    }
-    this.unsubscribers.push(
-      this.backend.onConnectionChange((state) => {
-        if (state === 'down') this.worker?.send({ type: 'CONNECTION_LOST' });
-        if (state === 'up') this.worker?.send({ type: 'CONNECTION_RESTORED' });
-        this.scheduler?.connectionChanged(state);
-      }),
-    );
+    this.running = await startNodeActor(this.node, {
+      role: this.opts.role,
+      maxConcurrentJobs: this.opts.maxConcurrentJobs,
+      pollIntervalMs: this.opts.pollIntervalMs,
+      leaseDurationMs: this.opts.leaseDurationMs,
+      ...(this.inspector ? { inspect: this.inspector.inspect } : {}),
+    });
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.opts.leaseDurationMs / 3)));
     this.heartbeat.unref();
@@ -153,11 +141,12 @@ export class Runtime {
     const wasStarted = this.lifecycle !== 'created';
     this.lifecycle = 'stopping';
     if (this.heartbeat) clearInterval(this.heartbeat);
-    await this.scheduler?.stop();
-    if (this.worker) {
-      this.worker.send({ type: opts.drain === false ? 'STOP' : 'DRAIN' });
-      await this.workerStopped;
-      this.worker.stop();
+    if (this.running) {
+      // DRAIN: running jobs finish; STOP: they are handed back. Either way schedules are released.
+      this.running.actor.send({ type: opts.drain === false ? 'STOP' : 'DRAIN' });
+      await this.running.stopped;
+      this.running.detach();
+      this.running.actor.stop();
     }
     if (wasStarted) {
       this.emit('NodeStopped', { reason: opts.drain === false ? 'stop' : 'drain' });
@@ -177,7 +166,7 @@ export class Runtime {
   setMaxConcurrentJobs(n: number): void {
     assertCapacity(n, 'maxConcurrentJobs');
     this.opts.maxConcurrentJobs = n;
-    this.worker?.send({ type: 'CAPACITY_CHANGED', capacity: n });
+    this.running?.actor.send({ type: 'CAPACITY_CHANGED', capacity: n });
   }
 
   // ---- jobs -------------------------------------------------------------------------------
@@ -298,55 +287,17 @@ export class Runtime {
 
   /** This node's live view (for status tools and tests). */
   get status(): { lifecycle: Lifecycle; running: number; capacity: number; worker: string | null; schedules: number } {
-    const snapshot = this.worker?.getSnapshot();
+    const snapshot = this.running?.worker()?.getSnapshot() as { context: { running: string[] }; value: unknown } | undefined;
     return {
       lifecycle: this.lifecycle,
       running: snapshot?.context.running.length ?? 0,
       capacity: this.opts.maxConcurrentJobs,
       worker: snapshot ? JSON.stringify(snapshot.value) : null,
-      schedules: this.scheduler?.ownedCount ?? 0,
+      schedules: Object.keys((this.running?.actor.getSnapshot().children['scheduler']?.getSnapshot() as { children?: object } | undefined)?.children ?? {}).length,
     };
   }
 
   // ---- internals ----------------------------------------------------------------------------
-
-  private startWorker(): void {
-    const jobEffects = createJobEffects(this.node);
-    const workerEffects = createWorkerEffects(this.node);
-    const logic = workerMachine.provide({
-      actors: { fetchJobs: workerEffects.actors.fetchJobs, job: jobMachine.provide(jobEffects) },
-      actions: workerEffects.actions,
-    });
-    const worker = createActor(logic, {
-      id: `worker-${this.nodeId}`,
-      input: {
-        maxConcurrentJobs: this.opts.maxConcurrentJobs,
-        pollIntervalMs: this.opts.pollIntervalMs,
-        leaseDurationMs: this.opts.leaseDurationMs,
-        nodeId: this.nodeId,
-      },
-      ...(this.inspector ? { inspect: this.inspector.inspect } : {}),
-    });
-    this.workerStopped = new Promise<void>((resolve) => {
-      worker.subscribe({
-        next: (s) => s.status === 'done' && resolve(),
-        complete: () => resolve(),
-        error: (error) => {
-          console.error('[jobchart] worker actor failed:', error);
-          resolve();
-        },
-      });
-    });
-    this.unsubscribers.push(this.backend.dispatch.onJobAvailable(() => worker.send({ type: 'JOB_AVAILABLE' })));
-    this.unsubscribers.push(
-      this.backend.events.on('JobCancelRequested', (event) => {
-        const child = worker.getSnapshot().children[event.jobId] as { send?: (e: { type: 'CANCEL' }) => void } | undefined;
-        child?.send?.({ type: 'CANCEL' });
-      }),
-    );
-    worker.start();
-    this.worker = worker;
-  }
 
   private async beat(): Promise<void> {
     const status = this.status;
