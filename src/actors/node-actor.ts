@@ -14,6 +14,7 @@ import { nextFireTime } from '../triggers/index.js';
 import { assertTrigger } from '../triggers/index.js';
 import type { NodeContext } from '../runtime/node-context.js';
 import { createJobEffects } from './job-effects.js';
+import { isolated } from './isolated-actor.js';
 import { createScheduleEffects } from './schedule-effects.js';
 import { createWorkerEffects } from './worker-effects.js';
 
@@ -43,14 +44,18 @@ export async function startNodeActor(node: NodeContext, opts: NodeActorOptions):
   const jobEffects = createJobEffects(node);
   const workerEffects = createWorkerEffects(node);
   const scheduleEffects = createScheduleEffects(node);
+  const isolation = opts.inspect ? { inspect: opts.inspect } : {};
   const logic = nodeMachine.provide({
     actors: {
       worker: workerMachine.provide({
-        actors: { fetchJobs: workerEffects.actors.fetchJobs, job: jobMachine.provide(jobEffects) },
+        // Each job and each schedule runs in an actor system of its own (see isolated-actor.ts).
+        actors: { fetchJobs: workerEffects.actors.fetchJobs, job: isolated(jobMachine.provide(jobEffects), isolation) as never },
         actions: workerEffects.actions,
       }),
       scheduler: schedulerMachine.provide({
-        actors: { schedule: createScheduleMachine({ nextFireTime, random: Math.random }).provide(scheduleEffects) },
+        actors: {
+          schedule: isolated(createScheduleMachine({ nextFireTime, random: Math.random }).provide(scheduleEffects), isolation) as never,
+        },
       }),
     },
   });

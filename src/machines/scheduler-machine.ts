@@ -51,6 +51,7 @@ export interface SchedulerContext {
   leaseDurationMs: number;
   standbyRetryMs: number;
   /** Last record seen per live schedule actor (the actor's id is the schedule id). */
+  /** The schedules with a live actor, with the record each was spawned with (later records go to the actor). */
   schedules: Record<string, { schedule: ScheduleRecord; recordRevision: number }>;
 }
 
@@ -97,10 +98,12 @@ export const schedulerMachine = setup({
       enqueue.spawnChild('schedule', { id: event.schedule.id, input: scheduleInput(context, entry) });
       enqueue.assign({ schedules: { ...context.schedules, [event.schedule.id]: entry } });
     }),
-    forwardUpdate: enqueueActions(({ context, event, enqueue }) => {
+    forwardUpdate: enqueueActions(({ event, enqueue }) => {
       assertEvent(event, 'SCHEDULE_UPDATED');
+      // The schedule actor keeps the newest record itself. Not copying the map here matters: every
+      // fire advances its record, so with 1,000 schedules firing each second a copy per update
+      // was a million property copies a second (the top entry of the profile).
       enqueue.sendTo(event.schedule.id, event);
-      enqueue.assign({ schedules: { ...context.schedules, [event.schedule.id]: { schedule: event.schedule, recordRevision: event.recordRevision } } });
     }),
     forwardRemoval: enqueueActions(({ event, enqueue }) => {
       assertEvent(event, 'SCHEDULE_REMOVED');
