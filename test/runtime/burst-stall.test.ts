@@ -136,7 +136,11 @@ describe('founding failure 2: workers that stall at their concurrency limit', ()
       const own = lines.filter((l) => l.node === nodeId);
       const gaps = idleGaps(own, firstStart, lastStart);
       const longest = Math.max(0, ...gaps);
-      const asleep = sleepingStretches(readTrace(`${logFile}.${nodeId}.trace`), firstStart, lastStart);
+      const trace = readTrace(`${logFile}.${nodeId}.trace`);
+      // The trace really follows the worker machine (else the asleep checks below prove nothing).
+      const states = new Set(trace.map((l) => l.state));
+      expect(['"fetching"', '"full"'].filter((state) => !states.has(state))).toEqual([]);
+      const asleep = sleepingStretches(trace, firstStart, lastStart);
       const longestAsleep = Math.max(0, ...asleep);
       const asleepMs = asleep.reduce((a, b) => a + b, 0);
       report[nodeId] = {
