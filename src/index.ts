@@ -11,6 +11,6 @@ export type { RuntimeOptions, NodeRole } from './runtime/runtime-options.js';
 export type { AddScheduleOptions, ResumeOptions } from './runtime/schedule-operations.js';
 export type { TaskOptions, TaskFunction, JobContext } from './runtime/task-registry.js';
 export * from './errors.js';
-export { memoryStore, natsStore, RuntimeEventType } from './store/index.js';
+export { memoryStore, natsStore, RuntimeEventType, CorruptRecordError, RecordTooLargeError, StoreConfigError } from './store/index.js';
 export type { MemoryStoreOptions, NatsStoreOptions, RuntimeEvent, RuntimeEventMap, StoreFactory } from './store/index.js';
 export type { InspectOption } from './actors/inspector.js';

@@ -37,6 +37,9 @@ type InnerActor = ReturnType<typeof createActor<AnyActorLogic>>;
 
 export function isolated(logic: AnyActorLogic, opts: { inspect?: Observer<InspectionEvent> } = {}): ActorLogic<IsolatedSnapshot, IsolatedEvent, unknown> {
   const inners = new WeakMap<AnyActorRef, InnerActor>();
+  // Wrappers their parent already stopped (e.g. the worker stops a job on its SLOT_RELEASED,
+  // which the inner machine sends just before it completes): nothing is reported to them.
+  const stopped = new WeakSet<AnyActorRef>();
   return {
     config: (logic as { config?: unknown }).config,
     getInitialSnapshot: (_scope, input) => ({ status: 'active', output: undefined, error: undefined, input }) as IsolatedSnapshot,
@@ -58,10 +61,13 @@ export function isolated(logic: AnyActorLogic, opts: { inspect?: Observer<Inspec
       inners.set(self, inner);
       inner.subscribe({
         complete: () => {
+          if (stopped.has(self)) return;
           const s = inner.getSnapshot() as Snapshot<unknown>;
           if (s.status === 'done') self.send({ type: INNER_DONE, output: s.output });
         },
-        error: (error) => self.send({ type: INNER_ERROR, error }),
+        error: (error) => {
+          if (!stopped.has(self)) self.send({ type: INNER_ERROR, error });
+        },
       });
       inner.start();
     },
@@ -73,6 +79,7 @@ export function isolated(logic: AnyActorLogic, opts: { inspect?: Observer<Inspec
         case INNER_ERROR:
           return { ...snapshot, status: 'error', error: event.error } as IsolatedSnapshot;
         case XSTATE_STOP:
+          stopped.add(scope.self);
           if (inner) {
             // XState refuses stop() on an actor with a parent; the proxy is ours, so detach it first.
             (inner as unknown as { _parent: unknown })._parent = undefined;
@@ -80,7 +87,8 @@ export function isolated(logic: AnyActorLogic, opts: { inspect?: Observer<Inspec
           }
           return snapshot;
         default:
-          if (snapshot.status === 'active') inner?.send(event);
+          // An inner actor that already finished (its done report is on the way) takes no more events.
+          if (snapshot.status === 'active' && inner?.getSnapshot().status === 'active') inner.send(event);
           return snapshot;
       }
     },
