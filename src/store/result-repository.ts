@@ -90,14 +90,20 @@ export class ResultRepository {
     return { items: items.flatMap((s) => this.#unlessExpired(s) ?? []), failures };
   }
 
-  /** Deletes every expired result (each at the revision it was read); resolves to how many. */
-  async sweep(): Promise<number> {
+  /**
+   * Deletes every expired result (each at the revision it was read); resolves to how many.
+   * `onSwept` runs for each deleted one (the backend deletes the job's record with it).
+   */
+  async sweep(onSwept?: (jobId: string) => Promise<unknown>): Promise<number> {
     const { items } = await this.#records.list();
     const now = this.clock.now();
     let deleted = 0;
     for (const { record, revision } of items) {
       if (record.expiresAt === null || record.expiresAt.getTime() > now) continue;
-      if (await this.#records.delete(record.result.jobId, revision)) deleted++;
+      if (await this.#records.delete(record.result.jobId, revision)) {
+        deleted++;
+        await onSwept?.(record.result.jobId);
+      }
     }
     return deleted;
   }

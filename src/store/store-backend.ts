@@ -156,9 +156,14 @@ export function assembleBackend(driver: StoreDriver, opts: ResolvedStoreOptions)
   let sweepTimer: TimerHandle | null = null;
   let closed = false;
 
-  /** One maintenance round: expired results, then old delete markers of the TTL-less buckets. */
+  const jobs = new JobRepository(buckets.jobs, onCorrupt);
+  /**
+   * One maintenance round: expired results with their job records (a finished job's record is kept
+   * as long as its result, so a redelivery or a re-fire of the same fire time finds it: G4), then
+   * old delete markers of the TTL-less buckets.
+   */
   const maintain = async (): Promise<void> => {
-    await results.sweep();
+    await results.sweep((jobId) => jobs.delete(jobId).catch(() => false));
     for (const bucket of [buckets.results, buckets.jobs, buckets.schedules]) {
       await bucket.purgeTombstones(TOMBSTONE_RETENTION_MS);
     }
@@ -183,7 +188,7 @@ export function assembleBackend(driver: StoreDriver, opts: ResolvedStoreOptions)
     clock,
     leases,
     schedules: new ScheduleRepository(buckets.schedules, onCorrupt),
-    jobs: new JobRepository(buckets.jobs, onCorrupt),
+    jobs,
     results,
     dispatch: driver.dispatch,
     events: driver.events,

@@ -168,6 +168,8 @@ describe('memory store housekeeping', () => {
     const { clock, a, b } = await openSimulated(new SimulatedClock(), { resultSweepIntervalMs: 60_000 });
     await a.results.create({ jobId: 'old', outcome: 'success', finishedAt: new Date(clock.now()), attempt: 1 }, { ttlMs: 1000 });
     await b.results.create({ jobId: 'new', outcome: 'success', finishedAt: new Date(clock.now()), attempt: 1 }, { ttlMs: 120_000 });
+    // The finished jobs' records live exactly as long as their results.
+    for (const id of ['old', 'new']) await a.jobs.create({ id, task: 't', args: null, createdAt: new Date(clock.now()), attempt: 1, resultTtlMs: 0 });
     // Two finished jobs deleted now leave delete markers (revision = created + 1).
     const markers: number[] = [];
     for (const id of ['done-1', 'done-2']) {
@@ -179,6 +181,8 @@ describe('memory store housekeeping', () => {
     await flush();
     expect(await a.buckets.results.get(encodeKeyToken('old'))).toBeNull();
     expect(await a.buckets.results.get(encodeKeyToken('new'))).not.toBeNull();
+    expect(await a.jobs.get('old')).toBeNull();
+    expect(await a.jobs.get('new')).not.toBeNull();
     // A 1-minute-old marker is kept: an update at its revision still finds it.
     expect(await a.buckets.jobs.update(encodeKeyToken('done-1'), bytes('probe'), markers[0]!)).toBeGreaterThan(0);
     await clock.advance(15 * 60_000);
