@@ -142,6 +142,9 @@ function connectionOptions(opts: NatsStoreOptions): NodeConnectionOptions {
     name: opts.name ?? 'jobchart',
     maxReconnectAttempts: opts.maxReconnectAttempts ?? -1,
     reconnectTimeWait: opts.reconnectTimeWaitMs ?? 1000,
+    // Every request otherwise builds an Error up front to give a later timeout its call site:
+    // ~7 % of a 1,000-schedule run's CPU. Our errors name the operation themselves.
+    noAsyncTraces: true,
     // The first connect fails fast (a wrong URL must not hang open() forever); only an
     // established connection reconnects without limit.
   };
