@@ -224,6 +224,7 @@ export function createJobEffects(node: NodeContext) {
       await releaseAll(leases);
     }
     t?.delivery.nak(delayMs);
+    node.wakeWorkerAfter(delayMs);
   }
 
   async function releaseLease({ lease }: ReleaseLeaseInput): Promise<void> {

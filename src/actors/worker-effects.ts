@@ -55,6 +55,7 @@ export function createWorkerEffects(node: NodeContext) {
     const waitMs = job.notBefore ? job.notBefore.getTime() - backend.clock.now() : 0;
     if (waitMs > 0) {
       delivery.nak(waitMs);
+      node.wakeWorkerAfter(waitMs);
       return null;
     }
     const ticket: JobTicket = { delivery, recordRevision: stored.revision };

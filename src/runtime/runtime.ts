@@ -92,6 +92,10 @@ export class Runtime {
       defaultResultTtlMs: opts.defaultResultTtlMs,
       emit: (type, fields) => this.emit(type, fields),
       reportError: (error, where) => console.error(`[jobchart] ${where}:`, error),
+      wakeWorkerAfter: (delayMs) => {
+        // +5 ms: the queue's own delay timer must have fired first for the fetch to find the job.
+        setTimeout(() => this.running?.actor.send({ type: 'JOB_AVAILABLE' }), delayMs + 5).unref();
+      },
     };
     this.schedulesApi = new ScheduleOperations(this.node, (task) => this.assertTaskKnown(task));
   }

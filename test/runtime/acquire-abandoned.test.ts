@@ -33,6 +33,7 @@ async function setup(updateDelayMs: number): Promise<{ backend: StoreBackend; no
     defaultResultTtlMs: 60_000,
     emit: () => undefined,
     reportError: () => undefined,
+    wakeWorkerAfter: () => undefined,
   };
   return { backend, node, job, ticket: { delivery, recordRevision: created.revision } };
 }

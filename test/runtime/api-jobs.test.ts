@@ -48,6 +48,29 @@ describe.each(STORE_KINDS)('jobs API on the %s store', (kind) => {
     await expect(rt.getJobResult('never-added', { wait: true, timeout: 100 })).rejects.toBeInstanceOf(JobLookupError);
   });
 
+  it('a retry starts when its backoff ends, not at the next poll (the node wakes itself)', async () => {
+    // A poll far longer than the whole test: only the wake-up after the backoff can start attempts 2 and 3.
+    const rt = await cluster.runtimeOn(cluster.freshStore(kind), { pollInterval: '30s' });
+    const starts: number[] = [];
+    rt.task(
+      'flaky',
+      (_args: null, ctx: JobContext) => {
+        starts.push(Date.now());
+        if (ctx.attempt < 3) throw new Error(`attempt ${ctx.attempt} failed`);
+        return ctx.attempt;
+      },
+      { retry: { attempts: 3, backoff: '100ms' } },
+    );
+    await rt.start();
+    const t0 = Date.now();
+    await expect(rt.runJob('flaky', null)).resolves.toBe(3);
+    expect(starts).toHaveLength(3);
+    // Each retry waits its backoff, and starts well before a poll could have picked it up.
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(95);
+    expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(95);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
   it('retries with exponential backoff: attempt numbers count up, the waits grow, the last attempt decides', async () => {
     const rt = await cluster.runtimeOn(cluster.freshStore(kind));
     const runs: { attempt: number; start: number; end: number }[] = [];
