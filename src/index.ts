@@ -14,3 +14,4 @@ export * from './errors.js';
 export { memoryStore, natsStore, RuntimeEventType, CorruptRecordError, RecordTooLargeError, StoreConfigError } from './store/index.js';
 export type { MemoryStoreOptions, NatsStoreOptions, RuntimeEvent, RuntimeEventMap, StoreFactory } from './store/index.js';
 export type { InspectOption } from './actors/inspector.js';
+export { inWorkerThread } from './runtime/thread-task.js';
