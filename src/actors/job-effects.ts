@@ -26,7 +26,7 @@ import type {
 import type { LeaseGrant, LeaseLostReason as MachineLeaseLostReason } from '../machines/lease-timing.js';
 import type { JobRecord, JobResult } from '../records.js';
 import { PayloadTooLargeError, SerializationError } from '../errors.js';
-import { isLeaseLost, jobLeaseKey, RecordTooLargeError, type JobDelivery, type Lease, type LeaseLostReason } from '../store/index.js';
+import { isLeaseLost, jobLeaseKey, RecordTooLargeError, type JobDelivery, type Lease, type LeaseLost, type LeaseLostReason } from '../store/index.js';
 import type { NodeContext } from '../runtime/node-context.js';
 import { assertPlainData } from '../runtime/plain-data.js';
 
@@ -65,6 +65,20 @@ export function machineLeaseLostReason(reason: LeaseLostReason): MachineLeaseLos
     case 'store_unreachable':
       return 'renewal_deadline';
   }
+}
+
+/**
+ * Publishes the LeaseLost event for a fenced operation the store refused, and answers with the
+ * machine's reason for it. Shared by the job and schedule effects.
+ */
+export function announceLeaseLost(node: NodeContext, lost: LeaseLost, owner: { jobId: string } | { scheduleId: string }): MachineLeaseLostReason {
+  node.emit('LeaseLost', {
+    key: lost.key,
+    reason: lost.reason,
+    ...owner,
+    ...(lost.holder !== undefined ? { holder: lost.holder } : {}),
+  });
+  return machineLeaseLostReason(lost.reason);
 }
 
 export function createJobEffects(node: NodeContext) {
@@ -144,8 +158,7 @@ export function createJobEffects(node: NodeContext) {
     const renewed = await backend.leases.renew(leases.job);
     if (isLeaseLost(renewed)) {
       leases.released = true;
-      node.emit('LeaseLost', withHolder({ key: renewed.key, reason: renewed.reason, jobId: job.id }, renewed.holder));
-      return { status: 'lost', reason: machineLeaseLostReason(renewed.reason) };
+      return { status: 'lost', reason: announceLeaseLost(node, renewed, { jobId: job.id }) };
     }
     leases.job = renewed;
     // A long job must not be redelivered while its lease is alive: restart the ack wait too.
@@ -188,8 +201,7 @@ export function createJobEffects(node: NodeContext) {
     }
     if (outcome.status === 'lease_lost') {
       leases.released = true;
-      node.emit('LeaseLost', withHolder({ key: outcome.lost.key, reason: outcome.lost.reason, jobId: job.id }, outcome.lost.holder));
-      return { status: 'lease_lost', reason: machineLeaseLostReason(outcome.lost.reason) };
+      return { status: 'lease_lost', reason: announceLeaseLost(node, outcome.lost, { jobId: job.id }) };
     }
     leases.released = true;
     if (leases.slot) await backend.leases.release(leases.slot).catch(() => undefined);
@@ -252,9 +264,6 @@ function withSchedule<T extends object>(job: JobRecord, fields: T): T & { schedu
   return job.scheduleId === undefined ? fields : { ...fields, scheduleId: job.scheduleId };
 }
 
-function withHolder<T extends object>(fields: T, holder: string | undefined): T & { holder?: string } {
-  return holder === undefined ? fields : { ...fields, holder };
-}
 
 /** The result with its return value replaced by the error saying why it could not be stored. */
 function asUnstorable(result: JobResult, error: Error): JobResult {

@@ -9,7 +9,7 @@ import { createActor, type Actor, type AnyActorRef, type InspectionEvent, type O
 import { decodeRecord, DeserializationError } from '../codec/index.js';
 import { createScheduleMachine, jobMachine, nodeMachine, schedulerMachine, workerMachine } from '../machines/index.js';
 import type { NodeRole } from '../machines/index.js';
-import { decodeKeyToken, type KvChange } from '../store/index.js';
+import { tryDecodeKeyToken, type KvChange } from '../store/index.js';
 import { nextFireTime } from '../triggers/index.js';
 import { assertTrigger } from '../triggers/index.js';
 import type { NodeContext } from '../runtime/node-context.js';
@@ -108,12 +108,8 @@ export async function startNodeActor(node: NodeContext, opts: NodeActorOptions):
     if (sub) detachers.push(() => sub.unsubscribe());
     const reported = new Set<string>();
     const onChange = (change: KvChange): void => {
-      let scheduleId: string;
-      try {
-        scheduleId = decodeKeyToken(change.key);
-      } catch {
-        return; // not a key this store writes
-      }
+      const scheduleId = tryDecodeKeyToken(change.key);
+      if (scheduleId === null) return; // not a key this store writes
       if (change.operation === 'delete') {
         actor.send({ type: 'SCHEDULE_REMOVED', scheduleId });
         return;

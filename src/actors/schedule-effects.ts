@@ -21,7 +21,7 @@ import type {
 import type { JobRecord, ScheduleRecord } from '../records.js';
 import { CorruptRecordError, isLeaseLost, jobIdForFire, scheduleLeaseKey, type Lease, type Stored } from '../store/index.js';
 import type { NodeContext } from '../runtime/node-context.js';
-import { machineLeaseLostReason } from './job-effects.js';
+import { announceLeaseLost } from './job-effects.js';
 
 const leaseOf = (grant: LeaseGrant): Lease => grant.handle as Lease;
 
@@ -58,15 +58,7 @@ export function createScheduleEffects(node: NodeContext) {
 
   async function renewScheduleLease({ scheduleId, lease }: RenewScheduleLeaseInput): Promise<RenewScheduleLeaseOutput> {
     const renewed = await backend.leases.renew(leaseOf(lease));
-    if (isLeaseLost(renewed)) {
-      node.emit('LeaseLost', {
-        key: renewed.key,
-        reason: renewed.reason,
-        scheduleId,
-        ...(renewed.holder !== undefined ? { holder: renewed.holder } : {}),
-      });
-      return { status: 'lost', reason: machineLeaseLostReason(renewed.reason) };
-    }
+    if (isLeaseLost(renewed)) return { status: 'lost', reason: announceLeaseLost(node, renewed, { scheduleId }) };
     return { status: 'renewed', lease: { revision: renewed.revision, handle: renewed }, now: now() };
   }
 

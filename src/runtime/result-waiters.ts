@@ -7,7 +7,7 @@
  * answer from the store are simply asked again by it.
  */
 import type { JobResult } from '../records.js';
-import { CorruptRecordError, decodeKeyToken, encodeKeyToken, type StoreBackend } from '../store/index.js';
+import { CorruptRecordError, encodeKeyToken, tryDecodeKeyToken, type StoreBackend } from '../store/index.js';
 
 interface Waiter {
   resolve: (result: JobResult | null) => void;
@@ -81,7 +81,7 @@ export class ResultWaiters {
   }
 
   private check(key: string, jobId?: string): void {
-    const id = jobId ?? decodeKey(key);
+    const id = jobId ?? tryDecodeKeyToken(key) ?? key;
     this.backend.results.get(id).then(
       (stored) => {
         if (!stored) return;
@@ -104,13 +104,5 @@ export class ResultWaiters {
     const set = this.waiters.get(key);
     set?.delete(waiter);
     if (set?.size === 0) this.waiters.delete(key);
-  }
-}
-
-function decodeKey(key: string): string {
-  try {
-    return decodeKeyToken(key);
-  } catch {
-    return key;
   }
 }

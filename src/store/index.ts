@@ -42,6 +42,7 @@ export {
 export type { RecordBucket } from './store-errors.js';
 export {
   decodeKeyToken,
+  tryDecodeKeyToken,
   encodeKeyToken,
   jobIdForFire,
   jobLeaseKey,

@@ -7,7 +7,7 @@
 import { DeserializationError } from '../codec/index.js';
 import type { KvBucket, KvEntry } from './kv-bucket.js';
 import { CorruptRecordError, RevisionConflictError, type RecordBucket } from './store-errors.js';
-import { decodeKeyToken, encodeKeyToken } from './store-keys.js';
+import { encodeKeyToken, tryDecodeKeyToken } from './store-keys.js';
 
 /** A record with the revision it was read or written at (pass it back to `update`). */
 export interface Stored<T> {
@@ -112,12 +112,7 @@ export class RecordRepository<T> {
     } catch (err) {
       const cause =
         err instanceof DeserializationError ? err : new DeserializationError(this.label, String(err), { cause: err });
-      let id: string;
-      try {
-        id = decodeKeyToken(entry.key);
-      } catch {
-        id = entry.key;
-      }
+      const id = tryDecodeKeyToken(entry.key) ?? entry.key;
       const corrupt = new CorruptRecordError(this.label, id, entry.revision, cause);
       try {
         this.onCorrupt(corrupt);

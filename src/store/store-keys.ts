@@ -59,6 +59,15 @@ export function decodeKeyToken(token: string): string {
   }
 }
 
+/** `decodeKeyToken`, or null for a key this store did not write (foreign or damaged keys are normal input). */
+export function tryDecodeKeyToken(token: string): string | null {
+  try {
+    return decodeKeyToken(token);
+  } catch {
+    return null;
+  }
+}
+
 /** Lease key of a job: `job.<id>`. */
 export const jobLeaseKey = (jobId: string): string => `job.${encodeKeyToken(jobId)}`;
 /** Lease key of a schedule (held by the scheduler that advances it): `schedule.<id>`. */
