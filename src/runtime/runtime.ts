@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { startNodeActor, type RunningNode } from '../actors/node-actor.js';
 import { createNodeInspector, type NodeInspector } from '../actors/inspector.js';
-import { encodeRecord } from '../codec/index.js';
 import { parseDuration, type DurationLike } from '../duration.js';
 import {
   ConflictingIdError,
@@ -190,7 +189,6 @@ export class Runtime {
       attempt: 1,
       resultTtlMs: opts.resultTtl === undefined ? this.opts.defaultResultTtlMs : parseDuration(opts.resultTtl, 'resultTtl'),
     };
-    encodeRecord('job', record);
     const created = await withinPayloadLimit(`job "${id}" (its args)`, () => this.backend.jobs.create(record));
     if (!created) throw new ConflictingIdError('job', id);
     await this.backend.dispatch.enqueue(id);

@@ -3,7 +3,6 @@
  * write schedule records; the scheduler nodes pick the changes up from the bucket.
  */
 import { randomUUID } from 'node:crypto';
-import { encodeRecord } from '../codec/index.js';
 import { parseDuration, type DurationLike } from '../duration.js';
 import { ConflictingIdError, InvalidOptionError, ScheduleLookupError } from '../errors.js';
 import { CoalescePolicy, type ScheduleRecord } from '../records.js';
@@ -69,7 +68,6 @@ export class ScheduleOperations {
       lastFireTime: null,
       createdAt: now,
     };
-    encodeRecord('schedule', record);
     const repo = this.node.backend.schedules;
     const what = `schedule "${id}" (its args and trigger)`;
     const created = await withinPayloadLimit(what, () => repo.create(record));
