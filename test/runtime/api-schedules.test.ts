@@ -146,7 +146,8 @@ describe.each(STORE_KINDS)('schedules API on the %s store', (kind) => {
     );
     await rt.start();
     const blocker = await rt.addJob({ task: 'blocker' });
-    await sleep(100);
+    // The only slot must be taken before the fire time comes (a fixed sleep was not enough under load).
+    await waitUntil('the blocker running', () => rt.status.running === 1);
     const at = new Date(Date.now() + 300);
     await rt.addSchedule({ id: 'from-task', task: 'punctual', trigger: date(at) });
     await rt.addSchedule({ id: 'own-grace', task: 'punctual', trigger: date(at), misfireGraceTime: 150 }); // …or the schedule's own
