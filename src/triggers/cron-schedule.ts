@@ -1,13 +1,16 @@
 /**
  * A crontab expression compiled into lookup tables, and the search for the next matching
- * wall-clock time. cron-parser 5 does the parsing (names, ranges, steps, `L`, `#`, aliases); the
+ * wall-clock time. cron-parser 5 does the parsing (names, ranges, steps, `L`, `#`, aliases; list
+ * items that overlap are merged first, see `cron-list-union.ts`); the
  * search is our own and runs on zone-less wall-clock numbers (see `civil.ts`), because
  * cron-parser's own zone handling does not implement jobchart's DST rule and allocates a lot per
  * step. Time zones are applied on top, in `cron.ts`.
  */
 import { CronExpressionParser } from 'cron-parser';
 import { civilFromWall, daysInMonth, MS_PER_SECOND, wallMs, weekday } from './civil.js';
+import { unionListItems } from './cron-list-union.js';
 import { InvalidTriggerError } from './errors.js';
+import { quoteBounded } from './trigger-fields.js';
 
 /** A compiled crontab expression. */
 export interface CronSchedule {
@@ -53,10 +56,16 @@ const ACCEPTED =
   "use 5 fields 'minute hour day-of-month month day-of-week', 6 with seconds first, or an alias such as " +
   "'@daily', '@hourly', '@weekly', '@monthly', '@yearly'";
 
+/**
+ * Longest expression accepted (cron-parser 5's own limit): listing every value of every field takes
+ * about half of it, so a longer one is a mistake, and expanding its lists would only cost time.
+ */
+export const MAX_CRON_EXPRESSION_LENGTH = 1_024;
+
 function invalid(expression: string, reason: string, cause?: unknown): InvalidTriggerError {
   return new InvalidTriggerError(
     'expression',
-    `${JSON.stringify(expression)} is not a valid cron expression (${reason}); ${ACCEPTED}`,
+    `${quoteBounded(expression)} is not a valid cron expression (${reason}); ${ACCEPTED}`,
     cause === undefined ? undefined : { cause },
   );
 }
@@ -96,7 +105,7 @@ function parseWithCronParser(expression: string, fields: string[]): ReturnType<t
     }
   }
   try {
-    return CronExpressionParser.parse(fields.join(' '), { tz: 'UTC' });
+    return CronExpressionParser.parse(unionListItems(fields).join(' '), { tz: 'UTC' });
   } catch (cause) {
     throw invalid(expression, (cause as Error).message, cause);
   }
@@ -110,6 +119,9 @@ export function compileCron(expression: string): CronSchedule {
   const hit = cache.get(expression);
   if (hit) return hit;
   if (typeof expression !== 'string') throw invalid(String(expression), 'not a string');
+  if (expression.length > MAX_CRON_EXPRESSION_LENGTH) {
+    throw invalid(expression, `${expression.length} characters, at most ${MAX_CRON_EXPRESSION_LENGTH} are accepted`);
+  }
   const fields = toSixFields(expression);
   const parsed = parseWithCronParser(expression, fields).fields;
 

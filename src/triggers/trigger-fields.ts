@@ -9,14 +9,26 @@ import { isValidTimeZone } from './zone-timeline.js';
 /** Largest instant a JS Date can hold. */
 const MAX_INSTANT = 8.64e15;
 
+/** Characters of a user's value quoted in an error message; longer values are cut (a message should not carry 100 kB). */
+export const MAX_QUOTED_LENGTH = 80;
+
+/** `text` as a JSON string, cut to its first {@link MAX_QUOTED_LENGTH} characters with its full length noted. */
+export function quoteBounded(text: string): string {
+  if (text.length <= MAX_QUOTED_LENGTH) return JSON.stringify(text);
+  return `${JSON.stringify(text.slice(0, MAX_QUOTED_LENGTH))}… (${text.length} characters)`;
+}
+
+/** A value as an error message quotes it: strings quoted, dates in ISO form, everything bounded in length. */
 export function describeValue(value: unknown): string {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') return quoteBounded(value);
+  let text: string;
   try {
-    return JSON.stringify(value) ?? String(value);
+    text = JSON.stringify(value) ?? String(value);
   } catch {
-    return String(value);
+    text = String(value);
   }
+  return text.length <= MAX_QUOTED_LENGTH ? text : `${text.slice(0, MAX_QUOTED_LENGTH)}… (${text.length} characters)`;
 }
 
 /**
