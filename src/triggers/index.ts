@@ -9,7 +9,7 @@ export type {
   Trigger,
 } from './types.js';
 export { TriggerKind } from './types.js';
-export { InvalidTriggerError, MaxIterationsReachedError } from './errors.js';
+export { InvalidFireTimeArgumentError, InvalidTriggerError, MaxIterationsReachedError } from './errors.js';
 export { cron, type CronOptions } from './cron.js';
 export { interval, type IntervalOptions } from './interval.js';
 export { date } from './date.js';

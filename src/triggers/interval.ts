@@ -49,9 +49,28 @@ export function validateInterval(value: object, prefix: string): IntervalTrigger
   return { kind: 'interval', everyMs, start, end };
 }
 
+/**
+ * `(lower − start) mod every`, exactly. Both instants are integers within ±8.64e15, so their
+ * difference is exact as a double up to 2^53; beyond that (start and after at opposite ends of the
+ * Date range) a double would round it and lose the grid, so those rare cases go through BigInt.
+ * A float division would not do either: `ceil((lower − start) / every)` can round down near 2^53.
+ */
+function elapsedRemainder(lower: number, start: number, everyMs: number): number {
+  const elapsed = lower - start;
+  if (elapsed <= Number.MAX_SAFE_INTEGER) return elapsed % everyMs;
+  return Number((BigInt(lower) - BigInt(start)) % BigInt(everyMs));
+}
+
 /** The first fire time >= `lower` (epoch ms) within the trigger's bounds, or null. */
 export function intervalNext(trigger: IntervalTrigger, lower: number): number | null {
   const { start, everyMs, end } = trigger;
-  const at = lower <= start ? start : start + Math.ceil((lower - start) / everyMs) * everyMs;
+  // Fire times are whole milliseconds; `lower` may not be (an `and` threshold in fractions).
+  const from = Math.ceil(lower);
+  let at = start;
+  if (from > start) {
+    const remainder = elapsedRemainder(from, start, everyMs);
+    // Past the Date range the sum may round, but then it is beyond any `end` and any Date anyway.
+    at = remainder === 0 ? from : from + (everyMs - remainder);
+  }
   return end === null || at <= end ? at : null;
 }

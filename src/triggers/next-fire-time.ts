@@ -7,7 +7,7 @@ import { andNext } from './and.js';
 import { calendarIntervalNext } from './calendar-interval.js';
 import { cronNext } from './cron.js';
 import { dateNext } from './date.js';
-import { InvalidTriggerError } from './errors.js';
+import { InvalidFireTimeArgumentError, InvalidTriggerError } from './errors.js';
 import { intervalNext } from './interval.js';
 import { orNext } from './or.js';
 import { describeValue } from './trigger-fields.js';
@@ -42,18 +42,31 @@ export function nextFireTimeAtOrAfter(trigger: Trigger, lower: number): number |
   }
 }
 
-function requireDate(after: unknown): number {
+function requireAfter(after: unknown): number {
   const ms = after instanceof Date ? after.getTime() : Number.NaN;
-  if (!Number.isFinite(ms)) throw new TypeError(`nextFireTime: after must be a valid Date, got ${describeValue(after)}`);
+  if (!Number.isFinite(ms)) {
+    throw new InvalidFireTimeArgumentError(
+      'after',
+      `${describeValue(after)} is not a valid Date; pass a Date whose getTime() is a number, e.g. new Date() or new Date('2026-01-01T00:00:00Z')`,
+    );
+  }
   return ms;
+}
+
+function requireCount(count: unknown): number {
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+    throw new InvalidFireTimeArgumentError('count', `${describeValue(count)} is not a whole number >= 0; pass how many fire times to list, e.g. 5`);
+  }
+  return count;
 }
 
 /**
  * The earliest fire time after `after` (at or after it with `inclusive`) within the trigger's
- * bounds, or null when the trigger is exhausted. Throws `MaxIterationsReachedError` only for `and`.
+ * bounds, or null when the trigger is exhausted. Throws `MaxIterationsReachedError` only for `and`,
+ * and `InvalidFireTimeArgumentError` when `after` is not a valid Date.
  */
 export function nextFireTime(trigger: Trigger, after: Date, opts: NextFireTimeOptions = {}): Date | null {
-  const ms = requireDate(after);
+  const ms = requireAfter(after);
   const at = nextFireTimeAtOrAfter(trigger, opts.inclusive ? ms : ms + 1);
   return at === null || at > MAX_INSTANT ? null : new Date(at);
 }
@@ -61,8 +74,9 @@ export function nextFireTime(trigger: Trigger, after: Date, opts: NextFireTimeOp
 /** Up to `count` successive fire times after `after` (at or after with `inclusive`), e.g. for a CLI preview. */
 export function upcomingFireTimes(trigger: Trigger, after: Date, count: number, opts: NextFireTimeOptions = {}): Date[] {
   const out: Date[] = [];
-  let lower = opts.inclusive ? requireDate(after) : requireDate(after) + 1;
-  while (out.length < count) {
+  const wanted = requireCount(count);
+  let lower = opts.inclusive ? requireAfter(after) : requireAfter(after) + 1;
+  while (out.length < wanted) {
     const at = nextFireTimeAtOrAfter(trigger, lower);
     if (at === null || at > MAX_INSTANT) break;
     out.push(new Date(at));

@@ -9,10 +9,12 @@ import {
   date,
   describeTrigger,
   interval,
+  InvalidFireTimeArgumentError,
   InvalidTriggerError,
   isTrigger,
   nextFireTime,
   or,
+  upcomingFireTimes,
   type Trigger,
 } from '../../src/triggers/index.js';
 
@@ -116,6 +118,68 @@ describe('InvalidTriggerError at construction', () => {
     expectInvalid(() => and([ok], { maxIterations: 2.5 }), 'maxIterations');
     expectInvalid(() => or([ok, { kind: 'sometimes' } as unknown as Trigger]), 'triggers[1].kind');
     expectInvalid(() => and([ok, { ...cron('* * * * *'), timezone: 'X/Y' }]), 'triggers[1].timezone');
+  });
+});
+
+describe('bounded error messages', () => {
+  it('an over-long cron expression is refused quoting a bounded prefix, not the whole input', () => {
+    const expression = `${'1,'.repeat(50_000)}2 * * * *`;
+    const error = expectInvalid(() => cron(expression), 'expression');
+    expect(error.message.length).toBeLessThan(600);
+    expect(error.message).toContain(`"${expression.slice(0, 80)}"… (${expression.length} characters)`);
+    expect(error.message).toMatch(/at most 1024/);
+    // The same for a stored trigger read back.
+    expect(expectInvalid(() => assertTrigger({ ...cron('* * * * *'), expression }), 'expression').message.length).toBeLessThan(600);
+  });
+
+  it('a long expression within the limit is still parsed (every value of every field listed)', () => {
+    const all = (from: number, to: number): string => Array.from({ length: to - from + 1 }, (_, i) => from + i).join(',');
+    const expression = [all(0, 59), all(0, 59), all(0, 23), all(1, 31), all(1, 12), all(0, 7)].join(' ');
+    expect(expression.length).toBeLessThanOrEqual(1024);
+    expect(nextFireTime(cron(expression), new Date('2026-01-01T00:00:00Z'))?.toISOString()).toBe('2026-01-01T00:00:01.000Z');
+  });
+
+  it('other long values are quoted bounded too', () => {
+    const zone = 'Europe/'.repeat(10_000);
+    expect(expectInvalid(() => cron('* * * * *', { timezone: zone }), 'timezone').message.length).toBeLessThan(400);
+    expect(expectInvalid(() => interval('1s', { start: 'x'.repeat(100_000) }), 'start').message.length).toBeLessThan(400);
+  });
+});
+
+describe('nextFireTime arguments', () => {
+  const daily = cron('@daily');
+
+  it.each<[string, unknown]>([
+    ['Invalid Date', new Date(Number.NaN)],
+    ['a string', '2026-01-01T00:00:00Z'],
+    ['a number', 1_767_225_600_000],
+    ['undefined', undefined],
+  ])('after as %s throws InvalidFireTimeArgumentError naming after', (_what, after) => {
+    for (const call of [() => nextFireTime(daily, after as Date), () => upcomingFireTimes(daily, after as Date, 3)]) {
+      let caught: unknown;
+      try {
+        call();
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(InvalidFireTimeArgumentError);
+      expect(caught).toBeInstanceOf(TypeError);
+      expect((caught as InvalidFireTimeArgumentError).argument).toBe('after');
+      expect((caught as Error).message).toMatch(/^invalid after: .* is not a valid Date; pass a Date/);
+    }
+  });
+
+  it('names Invalid Date in the message', () => {
+    expect(() => nextFireTime(daily, new Date(Number.NaN))).toThrow('invalid after: Invalid Date is not a valid Date');
+  });
+
+  it.each([-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])('upcomingFireTimes count %s throws naming count', (count) => {
+    expect(() => upcomingFireTimes(daily, new Date(), count)).toThrow(InvalidFireTimeArgumentError);
+    expect(() => upcomingFireTimes(daily, new Date(), count)).toThrow(/^invalid count: /);
+  });
+
+  it('count 0 lists nothing', () => {
+    expect(upcomingFireTimes(daily, new Date(), 0)).toEqual([]);
   });
 });
 
