@@ -196,6 +196,11 @@ export class Runtime {
     return id;
   }
 
+  /** Queues several jobs at once; resolves to their ids in order. (Interim: one add each, concurrently.) */
+  async addJobs(jobs: readonly AddJobOptions[]): Promise<string[]> {
+    return Promise.all(jobs.map((job) => this.addJob(job)));
+  }
+
   /**
    * The job's result; null while it has none (or, with `wait`, after `timeout`). Throws
    * JobLookupError for an id that never existed or whose result expired.
