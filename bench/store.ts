@@ -2,6 +2,8 @@
  * Store throughput: lease acquire / renew / release per second, sequential and with 256 in flight,
  * on NATS JetStream (a private nats-server from the test helper) and on the memory store; then the
  * end-to-end store path of one job (enqueue → fetch → lease → result → release → ack) per second.
+ * Each phase also reports this process's CPU per operation (`process.cpuUsage()`, user + system,
+ * over the whole phase): the client-side cost a node pays, since nats-server is another process.
  * Run: `npx tsx bench/store.ts` (or `npm run bench:store`). Prints a table, then one JSON line.
  */
 import { hostname } from 'node:os';
@@ -23,18 +25,31 @@ interface Row {
   mode: string;
   ops: number;
   perSecond: Record<Phase, number>;
+  /** This process's CPU (user + system) per operation, in µs. */
+  cpuUsPerOp: Record<Phase, number>;
 }
 
-/** Runs `work(i)` for i in [0, n) with at most `concurrency` in flight; resolves to ops/s. */
-async function rate(n: number, concurrency: number, work: (i: number) => Promise<void>): Promise<number> {
+interface Rate {
+  perSecond: number;
+  cpuUsPerOp: number;
+}
+
+/** Runs `work(i)` for i in [0, n) with at most `concurrency` in flight; ops/s and CPU µs per op. */
+async function rate(n: number, concurrency: number, work: (i: number) => Promise<void>): Promise<Rate> {
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: Math.min(concurrency, n) }, async () => {
       while (next < n) await work(next++);
     }),
   );
-  return Math.round(n / ((performance.now() - started) / 1000));
+  const elapsedMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return {
+    perSecond: Math.round(n / (elapsedMs / 1000)),
+    cpuUsPerOp: Math.round(((used.user + used.system) / n) * 10) / 10,
+  };
 }
 
 async function leaseRow(store: StoreBackend, backend: string, mode: string, n: number, concurrency: number): Promise<Row> {
@@ -54,12 +69,19 @@ async function leaseRow(store: StoreBackend, backend: string, mode: string, n: n
     const released = await store.leases.release(leases[i]!);
     if (isLeaseLost(released)) throw new Error(`lease ${i} lost on release: ${released.reason}`);
   });
-  return { backend, mode, ops: n, perSecond: { acquire, renew, release } };
+  return {
+    backend,
+    mode,
+    ops: n,
+    perSecond: { acquire: acquire.perSecond, renew: renew.perSecond, release: release.perSecond },
+    cpuUsPerOp: { acquire: acquire.cpuUsPerOp, renew: renew.cpuUsPerOp, release: release.cpuUsPerOp },
+  };
 }
 
 /** The store side of one job, as the runtime will drive it. */
-async function jobCycles(store: StoreBackend, n: number): Promise<number> {
+async function jobCycles(store: StoreBackend, n: number): Promise<Rate> {
   const run = `cycle-${Date.now()}`;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   let done = 0;
   const producer = rate(n, 64, async (i) => {
@@ -87,7 +109,12 @@ async function jobCycles(store: StoreBackend, n: number): Promise<number> {
     }
   };
   await Promise.all([producer, ...Array.from({ length: 16 }, worker)]);
-  return Math.round(n / ((performance.now() - started) / 1000));
+  const elapsedMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return {
+    perSecond: Math.round(n / (elapsedMs / 1000)),
+    cpuUsPerOp: Math.round(((used.user + used.system) / n) * 10) / 10,
+  };
 }
 
 async function measure(factory: StoreFactory, backend: string, scale: number) {
@@ -97,8 +124,8 @@ async function measure(factory: StoreFactory, backend: string, scale: number) {
       await leaseRow(store, backend, 'sequential', Math.round(SEQUENTIAL * scale), 1),
       await leaseRow(store, backend, `${IN_FLIGHT} in flight`, Math.round(PARALLEL * scale), IN_FLIGHT),
     ];
-    const jobsPerSecond = await jobCycles(store, Math.round(JOBS * scale));
-    return { rows, jobsPerSecond };
+    const jobs = await jobCycles(store, Math.round(JOBS * scale));
+    return { rows, jobs };
   } finally {
     await store.close();
   }
@@ -109,13 +136,20 @@ try {
   const nats = await measure(natsStore({ servers: server.url, prefix: 'bench' }), 'nats', 1);
   const memory = await measure(memoryStore(), 'memory', 5);
   const rows = [...nats.rows, ...memory.rows];
-  console.log('backend  mode             ops     acquire/s  renew/s  release/s');
+  const cell = (perSecond: number, cpuUs: number, width: number): string =>
+    `${perSecond} (${cpuUs.toFixed(1)})`.padStart(width);
+  console.log('ops/s (CPU µs per op of this process)');
+  console.log('backend  mode             ops        acquire/s            renew/s          release/s');
   for (const r of rows) {
     console.log(
-      `${r.backend.padEnd(8)} ${r.mode.padEnd(16)} ${String(r.ops).padStart(6)}  ${String(r.perSecond.acquire).padStart(9)}  ${String(r.perSecond.renew).padStart(7)}  ${String(r.perSecond.release).padStart(9)}`,
+      `${r.backend.padEnd(8)} ${r.mode.padEnd(16)} ${String(r.ops).padStart(6)}  ${cell(r.perSecond.acquire, r.cpuUsPerOp.acquire, 17)}  ${cell(r.perSecond.renew, r.cpuUsPerOp.renew, 17)}  ${cell(r.perSecond.release, r.cpuUsPerOp.release, 17)}`,
     );
   }
-  console.log(`job store path (64 producers; 16 workers fetching batches of 16, run concurrently): nats ${nats.jobsPerSecond} jobs/s, memory ${memory.jobsPerSecond} jobs/s`);
+  console.log(
+    'job store path (64 producers; 16 workers fetching batches of 16, run concurrently): ' +
+      `nats ${nats.jobs.perSecond} jobs/s (${nats.jobs.cpuUsPerOp} µs CPU/job), ` +
+      `memory ${memory.jobs.perSecond} jobs/s (${memory.jobs.cpuUsPerOp} µs CPU/job)`,
+  );
   console.log(
     JSON.stringify({
       bench: 'store',
@@ -124,7 +158,8 @@ try {
       natsServer: '2.9.10',
       inFlight: IN_FLIGHT,
       leases: rows,
-      jobsPerSecond: { nats: nats.jobsPerSecond, memory: memory.jobsPerSecond },
+      jobsPerSecond: { nats: nats.jobs.perSecond, memory: memory.jobs.perSecond },
+      jobCpuUsPerJob: { nats: nats.jobs.cpuUsPerOp, memory: memory.jobs.cpuUsPerOp },
     }),
   );
 } finally {
