@@ -41,13 +41,52 @@ export interface JobRecord {
   notBefore?: Date;
   /** How long the result is kept after the job ends; null = until deleted. */
   resultTtlMs: number | null;
-  /**
-   * The attempt a worker has started (written when it takes the lease). Finding it equal to
-   * `attempt` on acquisition means the previous runner vanished mid-attempt (crash): abandoned.
-   */
-  runningAttempt?: number;
-  /** Node that started `runningAttempt`. */
-  runningNode?: string;
+}
+
+/**
+ * A job's state on its key in the `jobs` bucket. The key is the job's lease, start marker and
+ * result at once: every change is a revision-checked write on it, so a takeover moves the revision
+ * that a superseded runner's renewal, requeue or commit carries, and that write is refused (G1).
+ * While the job is queued or running its record travels in its queue message, so those states
+ * carry only what changes; the done state keeps the record with the result.
+ */
+export type JobState = QueuedJobState | RunningJobState | DoneJobState;
+
+/** Waiting for a worker: written by a requeue (retry backoff, shutdown). */
+export interface QueuedJobState {
+  phase: 'queued';
+  task: string;
+  /** The attempt that runs next. */
+  attempt: number;
+  /** Not started before this instant (retry backoff). */
+  notBefore?: Date;
+  /** The lease of the runner that requeued it. */
+  leaseId?: string;
+}
+
+/** Held by a runner; `renewedAt` moves with every renewal (the holder's clock). */
+export interface RunningJobState {
+  phase: 'running';
+  task: string;
+  attempt: number;
+  nodeId: string;
+  /** Random per acquisition: tells a runner its own write apart from anyone else's. */
+  leaseId: string;
+  /** Stream sequence of the queue message this run came from (a different one is a duplicate). */
+  seq: number;
+  startedAt: Date;
+  renewedAt: Date;
+}
+
+/** Finished for good: the one committed result, with the job's record. */
+export interface DoneJobState {
+  phase: 'done';
+  job: JobRecord;
+  result: JobResult;
+  /** When the sweep may delete the key; null = kept until deleted. */
+  expiresAt: Date | null;
+  /** The lease of the runner that committed it (absent for results written without one: cancel, corrupt). */
+  leaseId?: string;
 }
 
 export interface JobError {

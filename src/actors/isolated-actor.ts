@@ -1,5 +1,7 @@
 /**
  * Runs a child statechart in an actor system of its own, while its parent sees an ordinary child.
+ * Used for schedule actors (until schedules move to a node-level timer heap); job actors are hosted
+ * directly in the node's system (see job-host.ts). Public XState API only: the inner actor is a root.
  *
  * Why: XState 5 keeps the delayed events of a whole actor system in one table, and every actor
  * that stops (each invoked promise of each job or schedule, several per run) scans that whole
@@ -9,9 +11,9 @@
  * scans only its own few timers.
  *
  * What the parent keeps: events sent to the child reach the inner machine; the inner machine's
- * `sendParent` (e.g. the job's SLOT_RELEASED) reaches the parent; the inner machine's output
- * becomes the child's output (done event with output); an inner error becomes a child error;
- * stopping the child stops the inner actor. The inspector sees the inner actor as its own root.
+ * output becomes the child's output (done event with output); an inner error becomes a child
+ * error; stopping the child stops the inner actor. Not kept: `sendParent` from the inner machine
+ * (it has no parent; the schedule machine never uses it). The inspector sees the inner actor as its own root.
  * Not kept: persistence of the inner state through the parent's persisted snapshot — the runtime
  * does not persist snapshots (the machines' own persistence tests run them unwrapped).
  */
@@ -37,8 +39,7 @@ type InnerActor = ReturnType<typeof createActor<AnyActorLogic>>;
 
 export function isolated(logic: AnyActorLogic, opts: { inspect?: Observer<InspectionEvent> } = {}): ActorLogic<IsolatedSnapshot, IsolatedEvent, unknown> {
   const inners = new WeakMap<AnyActorRef, InnerActor>();
-  // Wrappers their parent already stopped (e.g. the worker stops a job on its SLOT_RELEASED,
-  // which the inner machine sends just before it completes): nothing is reported to them.
+  // Wrappers their parent already stopped: nothing is reported to them.
   const stopped = new WeakSet<AnyActorRef>();
   return {
     config: (logic as { config?: unknown }).config,
@@ -50,14 +51,6 @@ export function isolated(logic: AnyActorLogic, opts: { inspect?: Observer<Inspec
         input: snapshot.input,
         ...(opts.inspect ? { inspect: opts.inspect } : {}),
       });
-      // The inner machine's sendParent goes to our parent; its own done/error events are not
-      // relayed (we report completion ourselves, once, with the output).
-      const forwardUp = (event: EventObject): void => {
-        if (event.type.startsWith('xstate.done.actor.') || event.type.startsWith('xstate.error.actor.')) return;
-        (self as { _parent?: AnyActorRef })._parent?.send(event);
-      };
-      const parentProxy = { id: self.id, sessionId: self.sessionId, send: forwardUp, _send: forwardUp };
-      (inner as unknown as { _parent: unknown })._parent = parentProxy;
       inners.set(self, inner);
       inner.subscribe({
         complete: () => {
@@ -80,11 +73,7 @@ export function isolated(logic: AnyActorLogic, opts: { inspect?: Observer<Inspec
           return { ...snapshot, status: 'error', error: event.error } as IsolatedSnapshot;
         case XSTATE_STOP:
           stopped.add(scope.self);
-          if (inner) {
-            // XState refuses stop() on an actor with a parent; the proxy is ours, so detach it first.
-            (inner as unknown as { _parent: unknown })._parent = undefined;
-            inner.stop();
-          }
+          inner?.stop();
           return snapshot;
         default:
           // An inner actor that already finished (its done report is on the way) takes no more events.

@@ -1,20 +1,21 @@
 /**
  * Builds and runs a node's statechart: the node machine with the worker (job side) and the
  * scheduler coordinator (schedule side) provided with this module's effects, and the outside
- * world fed into it as events — queue notifications (JOB_AVAILABLE), schedule record changes
- * from a bucket watch (SCHEDULE_UPDATED / SCHEDULE_REMOVED), connection changes, cancel requests.
- * This is the one actor system the inspector shows for a node.
+ * world fed into it as events — schedule record changes from a bucket watch (SCHEDULE_UPDATED /
+ * SCHEDULE_REMOVED), connection changes, cancel requests. Job actors join this actor system with
+ * the worker as their parent (job-host.ts), so the inspector shows the node, its worker, its
+ * scheduler and every job of the node as one system.
  */
 import { createActor, type Actor, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
 import { decodeRecord, DeserializationError } from '../codec/index.js';
-import { createScheduleMachine, jobMachine, nodeMachine, schedulerMachine, workerMachine } from '../machines/index.js';
+import { createScheduleMachine, nodeMachine, schedulerMachine, workerMachine } from '../machines/index.js';
 import type { NodeRole } from '../machines/index.js';
 import { tryDecodeKeyToken, type KvChange } from '../store/index.js';
 import { nextFireTime } from '../triggers/index.js';
 import { assertTrigger } from '../triggers/index.js';
 import type { NodeContext } from '../runtime/node-context.js';
-import { createJobEffects } from './job-effects.js';
 import { isolated } from './isolated-actor.js';
+import { JobHost } from './job-host.js';
 import { createScheduleEffects } from './schedule-effects.js';
 import { createWorkerEffects } from './worker-effects.js';
 
@@ -35,25 +36,24 @@ export interface RunningNode {
   readonly stopped: Promise<void>;
   /** The worker actor, when this node runs jobs. */
   worker(): AnyActorRef | undefined;
-  /** Detaches the feeds (call after `stopped`). */
+  /** The node's job actors and their lease keeper. */
+  readonly jobs: JobHost;
+  /** Detaches the feeds and stops the lease keeper (call after `stopped`). */
   detach(): void;
 }
 
 export async function startNodeActor(node: NodeContext, opts: NodeActorOptions): Promise<RunningNode> {
   const { backend } = node;
-  const jobEffects = createJobEffects(node);
-  const workerEffects = createWorkerEffects(node);
+  const jobs = new JobHost(node);
+  const workerEffects = createWorkerEffects(node, jobs);
   const scheduleEffects = createScheduleEffects(node);
   const isolation = opts.inspect ? { inspect: opts.inspect } : {};
   const logic = nodeMachine.provide({
     actors: {
-      worker: workerMachine.provide({
-        // Each job and each schedule runs in an actor system of its own (see isolated-actor.ts).
-        actors: { fetchJobs: workerEffects.actors.fetchJobs, job: isolated(jobMachine.provide(jobEffects), isolation) as never },
-        actions: workerEffects.actions,
-      }),
+      worker: workerMachine.provide({ actions: workerEffects.actions as never }),
       scheduler: schedulerMachine.provide({
         actors: {
+          // Each schedule runs in an actor system of its own (see isolated-actor.ts).
           schedule: isolated(createScheduleMachine({ nextFireTime, random: Math.random }).provide(scheduleEffects), isolation) as never,
         },
       }),
@@ -66,7 +66,6 @@ export async function startNodeActor(node: NodeContext, opts: NodeActorOptions):
       worker: {
         maxConcurrentJobs: opts.maxConcurrentJobs,
         pollIntervalMs: opts.pollIntervalMs,
-        leaseDurationMs: opts.leaseDurationMs,
         nodeId: node.nodeId,
       },
       scheduler: { leaseDurationMs: opts.leaseDurationMs },
@@ -91,14 +90,7 @@ export async function startNodeActor(node: NodeContext, opts: NodeActorOptions):
     (actor.getSnapshot().children as Record<string, AnyActorRef | undefined>)[id];
 
   if (opts.role !== 'scheduler') {
-    detachers.push(backend.dispatch.onJobAvailable(() => actor.send({ type: 'JOB_AVAILABLE' })));
-    detachers.push(
-      backend.events.on('JobCancelRequested', (event) => {
-        const worker = childOf('worker');
-        const job = (worker?.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> } | undefined)?.children?.[event.jobId];
-        job?.send({ type: 'CANCEL' });
-      }),
-    );
+    detachers.push(backend.jobs.onCancelRequested((jobId) => jobs.send(jobId, { type: 'CANCEL' })));
   }
   if (opts.role !== 'worker') {
     const scheduler = childOf('scheduler');
@@ -139,8 +131,10 @@ export async function startNodeActor(node: NodeContext, opts: NodeActorOptions):
     actor,
     stopped,
     worker: () => childOf('worker'),
+    jobs,
     detach: () => {
       for (const detach of detachers.splice(0)) detach();
+      jobs.stop();
     },
   };
 }

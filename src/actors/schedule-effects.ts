@@ -19,9 +19,16 @@ import type {
   RenewScheduleLeaseOutput,
 } from '../machines/schedule-types.js';
 import type { JobRecord, ScheduleRecord } from '../records.js';
-import { CorruptRecordError, isLeaseLost, jobIdForFire, scheduleLeaseKey, type Lease, type Stored } from '../store/index.js';
+import type { LeaseLostReason as MachineLeaseLostReason } from '../machines/lease-timing.js';
+import { CorruptRecordError, isLeaseLost, jobIdForFire, scheduleLeaseKey, type Lease, type LeaseLost, type Stored } from '../store/index.js';
 import type { NodeContext } from '../runtime/node-context.js';
-import { announceLeaseLost } from './job-effects.js';
+import { machineLeaseLostReason } from './job-lease-keeper.js';
+
+/** Publishes the LeaseLost event for a refused schedule lease write; answers the machine's reason. */
+function announceLeaseLost(node: NodeContext, lost: LeaseLost, scheduleId: string): MachineLeaseLostReason {
+  node.emit('LeaseLost', { key: lost.key, reason: lost.reason, scheduleId, ...(lost.holder !== undefined ? { holder: lost.holder } : {}) });
+  return machineLeaseLostReason(lost.reason);
+}
 
 const leaseOf = (grant: LeaseGrant): Lease => grant.handle as Lease;
 
@@ -58,14 +65,13 @@ export function createScheduleEffects(node: NodeContext) {
 
   async function renewScheduleLease({ scheduleId, lease }: RenewScheduleLeaseInput): Promise<RenewScheduleLeaseOutput> {
     const renewed = await backend.leases.renew(leaseOf(lease));
-    if (isLeaseLost(renewed)) return { status: 'lost', reason: announceLeaseLost(node, renewed, { scheduleId }) };
+    if (isLeaseLost(renewed)) return { status: 'lost', reason: announceLeaseLost(node, renewed, scheduleId) };
     return { status: 'renewed', lease: { revision: renewed.revision, handle: renewed }, now: now() };
   }
 
   async function createJobs({ schedule, fires }: CreateJobsInput): Promise<CreateJobsOutput> {
     const createdAt = new Date(now());
-    const jobIds: string[] = [];
-    for (const fire of fires) {
+    const jobs = fires.map((fire) => {
       const job: JobRecord = {
         id: jobIdForFire(schedule.id, fire.fireTime),
         task: schedule.task,
@@ -78,17 +84,17 @@ export function createScheduleEffects(node: NodeContext) {
       };
       if (fire.startDeadline) job.startDeadline = fire.startDeadline;
       if (fire.jitterMs > 0) job.notBefore = fire.runAt;
-      // G4: `create` under the fire's deterministic id; a second scheduler's attempt finds it.
-      const created = await backend.jobs.create(job);
-      // Enqueue even when it existed: a scheduler that died between create and enqueue must not
-      // leave a job nobody fetches. A duplicate delivery is harmless (lease + write-once result).
-      await backend.dispatch.enqueue(job.id);
-      if (created) {
-        node.emit('JobAdded', { jobId: job.id, task: job.task, scheduleId: schedule.id, scheduledFireTime: fire.fireTime });
+      return job;
+    });
+    // G4: the fire's deterministic id is the message id, so a second scheduler's publish of the same
+    // fire time is dropped as a duplicate (and a worker drops a duplicate beyond the window).
+    const outcomes = await backend.jobs.add(jobs);
+    jobs.forEach((job, i) => {
+      if (outcomes[i] === 'queued') {
+        node.emit('JobAdded', { jobId: job.id, task: job.task, scheduleId: schedule.id, scheduledFireTime: job.scheduledFireTime as Date });
       }
-      jobIds.push(job.id);
-    }
-    return { jobIds };
+    });
+    return { jobIds: jobs.map((job) => job.id) };
   }
 
   async function advanceSchedule(input: AdvanceScheduleInput): Promise<AdvanceScheduleOutput> {

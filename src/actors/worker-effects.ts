@@ -1,17 +1,18 @@
 /**
  * The worker machine's effects: fetching jobs from the dispatch queue (never more than the free
- * slots) and handing unstarted ones back. Each delivery's job record is read here, so a corrupt or
- * vanished record is dealt with before a job actor exists for it.
+ * slots; a long poll while the queue looks empty), settling deliveries that cannot run here before
+ * a job actor exists for them, starting job actors and handing unstarted deliveries back.
  */
-import { fromPromise } from 'xstate';
-import type { FetchedJob, FetchJobsInput, ReturnUnstartedJobsParams } from '../machines/worker-types.js';
+import type { AnyActorRef } from 'xstate';
+import type { FetchedJob, FetchJobsParams, ReturnUnstartedJobsParams, StartJobsParams, WorkerEvent } from '../machines/worker-types.js';
 import type { JobRecord, JobResult } from '../records.js';
-import { CorruptRecordError, type JobDelivery } from '../store/index.js';
+import type { JobDelivery } from '../store/index.js';
 import type { NodeContext } from '../runtime/node-context.js';
-import type { JobTicket } from './job-effects.js';
+import type { JobHost } from './job-host.js';
 
-/** A delivery for a task this node does not have goes back after this, for a node that has it. */
+/** A delivery for a task this node does not have goes back for a node that has it, later each time. */
 const FOREIGN_TASK_RETRY_MS = 1_000;
+const FOREIGN_TASK_RETRY_MAX_MS = 30_000;
 
 /**
  * A scheduled job without a start deadline gets the one of its task's `misfireGraceTime`. The
@@ -25,82 +26,95 @@ function withTaskGrace(job: JobRecord, graceMs: number | null): JobRecord {
   return { ...job, startDeadline: new Date(from.getTime() + graceMs) };
 }
 
-export function createWorkerEffects(node: NodeContext) {
+export function createWorkerEffects(node: NodeContext, host: JobHost) {
   const { backend } = node;
+  let inFlight: AbortController | null = null;
 
-  /** Turns one delivery into a fetched job, or settles it here and returns null. */
-  async function prepare(delivery: JobDelivery): Promise<FetchedJob | null> {
-    let stored;
-    try {
-      stored = await backend.jobs.get(delivery.jobId);
-    } catch (error) {
-      if (error instanceof CorruptRecordError) {
-        await settleCorrupt(delivery, error);
-        return null;
-      }
-      delivery.nak(FOREIGN_TASK_RETRY_MS);
-      throw error;
-    }
-    if (!stored) {
-      // The record is gone (removed after a result, or never written): nothing to run.
-      await delivery.ack().catch(() => undefined);
+  /** Turns one delivery into a fetched job (registered with the host), or settles it here. */
+  function prepare(delivery: JobDelivery): FetchedJob | null {
+    if (delivery.corrupt || !delivery.job) {
+      void settleCorrupt(delivery);
       return null;
     }
-    const task = node.tasks.get(stored.record.task);
+    if (host.has(delivery.jobId)) {
+      // A redelivery of a job running here (the queue thinks we are gone): our run continues, and
+      // whoever gets it next finds the lease renewed.
+      delivery.nak(backend.leaseDurationMs);
+      return null;
+    }
+    const task = node.tasks.get(delivery.job.task);
     if (!task) {
-      delivery.nak(FOREIGN_TASK_RETRY_MS);
+      delivery.nak(Math.min(FOREIGN_TASK_RETRY_MAX_MS, FOREIGN_TASK_RETRY_MS * 2 ** Math.min(10, delivery.deliveryCount - 1)));
       return null;
     }
-    const job = withTaskGrace(stored.record, task.misfireGraceTimeMs);
-    const waitMs = job.notBefore ? job.notBefore.getTime() - backend.clock.now() : 0;
+    const job = withTaskGrace(delivery.job, task.misfireGraceTimeMs);
+    const waitMs = job.attempt === 1 && job.notBefore ? job.notBefore.getTime() - backend.clock.now() : 0;
     if (waitMs > 0) {
       delivery.nak(waitMs);
-      node.wakeWorkerAfter(waitMs);
       return null;
     }
-    const ticket: JobTicket = { delivery, recordRevision: stored.revision };
-    const fetched: FetchedJob = { job, ticket, timeoutMs: task.timeoutMs, retry: task.retry };
-    return fetched;
+    host.register(job.id, delivery);
+    return { job, timeoutMs: task.timeoutMs, retry: task.retry };
   }
 
-  /** A corrupt job record ends as a `deserialization_failed` result; the queue moves on. */
-  async function settleCorrupt(delivery: JobDelivery, error: CorruptRecordError): Promise<void> {
-    node.emit('JobDeserializationFailed', { jobId: error.id, error: error.message });
+  /** A job whose message cannot be read ends as a `deserialization_failed` result; the queue moves on. */
+  async function settleCorrupt(delivery: JobDelivery): Promise<void> {
+    const message = delivery.corrupt?.message ?? 'unreadable job message';
+    node.emit('JobDeserializationFailed', { jobId: delivery.jobId, error: message });
+    const now = new Date(backend.clock.now());
     const result: JobResult = {
-      jobId: error.id,
+      jobId: delivery.jobId,
       outcome: 'deserialization_failed',
-      error: { name: error.name, message: error.message },
-      finishedAt: new Date(backend.clock.now()),
+      error: { name: 'DeserializationError', message },
+      finishedAt: now,
       attempt: 0,
       nodeId: node.nodeId,
     };
-    await backend.results.create(result, { ttlMs: null }).catch((e: unknown) => node.reportError(e, 'result of a corrupt job'));
-    await delivery.ack().catch(() => undefined);
+    const placeholder: JobRecord = { id: delivery.jobId, task: '?', args: null, createdAt: now, attempt: 0, resultTtlMs: node.defaultResultTtlMs };
+    await backend.jobs
+      .settle(delivery.jobId, placeholder, result, { resultTtlMs: node.defaultResultTtlMs })
+      .catch((e: unknown) => node.reportError(e, 'result of a corrupt job'));
+    delivery.ack();
   }
 
-  const fetchJobs = fromPromise<FetchedJob[], FetchJobsInput>(async ({ input, signal }) => {
-    const out: FetchedJob[] = [];
-    // Deliveries settled here (corrupt, foreign, not yet due) free their place: fetch again so the
-    // worker is not told "queue drained" while it still has room and the queue still has jobs.
-    for (let round = 0; round < 5 && out.length < input.max && !signal.aborted; round++) {
-      const want = input.max - out.length;
-      const deliveries = await backend.dispatch.fetch(want, { signal });
-      const prepared = await Promise.all(deliveries.map(prepare));
-      for (const job of prepared) if (job) out.push(job);
-      if (deliveries.length < want || prepared.every((p) => p !== null)) break;
+  async function fetchJobs(self: AnyActorRef, { max, waitMs }: FetchJobsParams): Promise<void> {
+    const controller = new AbortController();
+    inFlight = controller;
+    const send = (event: WorkerEvent): void => {
+      if (inFlight === controller) inFlight = null;
+      if (!controller.signal.aborted && self.getSnapshot().status === 'active') self.send(event);
+    };
+    try {
+      const deliveries = await backend.jobs.fetch(max, { expiresMs: waitMs, signal: controller.signal });
+      const jobs: FetchedJob[] = [];
+      for (const delivery of deliveries) {
+        const job = prepare(delivery);
+        if (job) jobs.push(job);
+      }
+      if (controller.signal.aborted) {
+        for (const item of jobs) host.giveBack(item.job.id);
+        return;
+      }
+      send({ type: 'JOBS_FETCHED', jobs });
+    } catch (error) {
+      node.reportError(error, 'fetching jobs');
+      send({ type: 'FETCH_FAILED', error: error instanceof Error ? error.message : String(error) });
     }
-    if (signal.aborted) {
-      for (const item of out) (item.ticket as JobTicket).delivery.nak(0);
-      return [];
-    }
-    return out;
-  });
+  }
 
   return {
-    actors: { fetchJobs },
     actions: {
-      returnUnstartedJobs: (_: unknown, params: ReturnUnstartedJobsParams) => {
-        for (const item of params.jobs) (item.ticket as JobTicket | undefined)?.delivery.nak(0);
+      fetchJobs: ({ self }: { self: AnyActorRef }, params: FetchJobsParams) => void fetchJobs(self, params),
+      cancelFetch: () => {
+        inFlight?.abort();
+        inFlight = null;
+      },
+      startJobs: ({ self }: { self: AnyActorRef }, params: StartJobsParams) => host.start(self, params.jobs),
+      returnUnstartedJobs: (_: unknown, params: { groups: ReturnUnstartedJobsParams[] }) => {
+        for (const group of params.groups) for (const item of group.jobs) host.giveBack(item.job.id);
+      },
+      shutdownJobs: (_: unknown, params: { jobIds: string[] }) => {
+        for (const jobId of params.jobIds) host.send(jobId, { type: 'SHUTDOWN' });
       },
     },
   };

@@ -4,7 +4,7 @@
  * future record from a valid one and raise `DeserializationError` instead of passing garbage on.
  */
 import { Packr } from 'msgpackr';
-import type { JobRecord, JobResult, LeaseRecord, ScheduleRecord } from '../records.js';
+import type { JobRecord, JobResult, JobState, LeaseRecord, ScheduleRecord } from '../records.js';
 import { DeserializationError } from './deserialization-error.js';
 
 /** Bumped when a record's shape changes incompatibly; readers refuse records from a newer version. */
@@ -15,6 +15,7 @@ export interface RecordKinds {
   job: JobRecord;
   result: JobResult;
   lease: LeaseRecord;
+  jobState: JobState;
 }
 export type RecordKind = keyof RecordKinds;
 
@@ -60,6 +61,18 @@ const checks: { [K in RecordKind]: Check[] } = {
     need('attempt', num, 'a number'),
   ],
   lease: [need('nodeId', str, 'a non-empty string'), need('acquiredAt', isDate, 'a Date')],
+  jobState: [
+    need('phase', (v) => v === 'queued' || v === 'running' || v === 'done', "'queued' | 'running' | 'done'"),
+    (d) =>
+      d['phase'] === 'done'
+        ? typeof d['job'] === 'object' && d['job'] !== null && str((d['job'] as { id?: unknown }).id) && typeof d['result'] === 'object' && d['result'] !== null && dateOrNull(d['expiresAt'] ?? null)
+          ? null
+          : 'a done state needs a job record, a result and expiresAt'
+        : str(d['task']) && num(d['attempt'])
+          ? null
+          : 'a queued or running state needs task and attempt',
+    (d) => (d['phase'] !== 'running' || (str(d['nodeId']) && str(d['leaseId']) && num(d['seq']) && isDate(d['renewedAt'])) ? null : 'a running state needs nodeId, leaseId, seq and renewedAt'),
+  ],
 };
 
 /** Encodes a record of `kind` into bytes. Throws a TypeError naming the value when it cannot be encoded. */

@@ -6,30 +6,26 @@ export { jobMachine } from './job-machine.js';
 export type { JobContext, JobMachineEvent } from './job-logic.js';
 export type {
   AbortTaskParams,
-  AcquireLeaseInput,
-  AcquireLeaseOutput,
+  CommitResultParams,
+  HeldLease,
   JobEvent,
   JobInput,
   JobOutput,
   JobPolicy,
   JobResultDraft,
-  ReleaseLeaseInput,
-  RenewLeaseInput,
-  RenewLeaseOutput,
-  RequeueJobInput,
+  RequeueJobParams,
   RetryBackoff,
   RetryPolicy,
-  RunTaskInput,
+  RunTaskParams,
   SlotReleasedEvent,
-  WriteResultInput,
-  WriteResultOutput,
 } from './job-types.js';
-export { DiscardReason, RequeueReason } from './job-types.js';
+export { DiscardReason, RequeueReason, SkipReason } from './job-types.js';
 export { hasAttemptsLeft, missedStartDeadline, retryDelayMs, toJobError } from './job-policy.js';
 
 export { workerMachine } from './worker-machine.js';
 export type { WorkerContext } from './worker-machine.js';
-export type { FetchedJob, FetchJobsInput, FetchJobsOutput, ReturnUnstartedJobsParams, WorkerEvent, WorkerInput } from './worker-types.js';
+export type { FetchedJob, FetchJobsParams, ReturnUnstartedJobsParams, StartJobsParams, WorkerEvent, WorkerInput } from './worker-types.js';
+export { jobInputFor } from './worker-plan.js';
 export { ReturnReason } from './worker-types.js';
 
 export { createScheduleMachine } from './schedule-machine.js';

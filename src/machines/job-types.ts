@@ -1,9 +1,12 @@
 /**
- * The job machine's contract: input, events, output and the input/output of every effect it
- * invokes. src/actors implements the effects against this file.
+ * The job machine's contract: input, events, output and the effects it asks for. Effects are named
+ * actions (`acquireLease`, `runTask`, `commitResult`, `requeueJob`, `abortTask`) that src/actors
+ * provides; each answers, later, with one of the events below sent to the job actor. The machine
+ * holds no timers: the node's lease keeper renews every held lease on one timer and reports
+ * `LEASE_RENEWED` / `LEASE_LOST`, and the task runner reports `TIMEOUT`.
  */
 import type { JobError, JobRecord, JobResult } from '../records.js';
-import type { LeaseGrant, LeaseLostReason } from './lease-timing.js';
+import type { LeaseLostReason } from './lease-timing.js';
 
 /** Exponential backoff between attempts: `min(initialMs · factor^(n−1), maxMs)` after attempt n. */
 export interface RetryBackoff {
@@ -28,16 +31,13 @@ export interface JobPolicy {
 
 /** Input of the job machine (the worker builds it from a fetched job). */
 export interface JobInput extends JobPolicy {
+  /** The job as delivered; the attempt that runs comes with LEASE_ACQUIRED. */
   job: JobRecord;
-  /** Opaque runtime data travelling with the job (e.g. its dispatch delivery). @defaultValue null */
-  ticket?: unknown;
-  /** TTL of the job's lease key; renewed every third of it. */
-  leaseDurationMs: number;
   /** Stamped on the result draft. @defaultValue null */
   nodeId?: string | null;
 }
 
-/** A result as the machine knows it; `writeResult` stamps `finishedAt` when it makes it durable. */
+/** A result as the machine knows it; `commitResult` stamps `finishedAt` when it makes it durable. */
 export type JobResultDraft = Omit<JobResult, 'finishedAt'>;
 
 /** Why a job goes back to the queue instead of ending. */
@@ -55,45 +55,62 @@ export type RequeueReason = (typeof RequeueReason)[keyof typeof RequeueReason];
 export const DiscardReason = {
   /** The lease was lost; whatever the task produced is refused (G1). */
   leaseLost: 'lease_lost',
-  /** acquireLease failed; the runtime's dispatch redelivers the job. */
+  /** acquireLease failed (store error); the delivery comes back to the queue. */
   acquireFailed: 'acquire_failed',
-  /** acquireLease did not answer within the renewal deadline. */
-  acquireTimeout: 'acquire_timeout',
-  /** requeueJob failed without a lease to retry under. */
-  requeueFailed: 'requeue_failed',
 } as const;
 export type DiscardReason = (typeof DiscardReason)[keyof typeof DiscardReason];
+
+/** Why this node did not take the job, although it was delivered here. */
+export const SkipReason = {
+  /** Another runner holds it (or held it within a lease duration): looked at again later. */
+  heldElsewhere: 'held_elsewhere',
+  /** It has its result already, or another message of the same job is being run. */
+  finished: 'finished',
+  /** Its retry backoff has not passed yet. */
+  notYet: 'not_yet',
+} as const;
+export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason];
 
 /** What the job actor ends with (its `output`). */
 export type JobOutput =
   | { kind: 'result'; result: JobResult }
   | { kind: 'requeued'; attempt: number; delayMs: number; reason: RequeueReason }
-  | { kind: 'skipped'; reason: 'held_elsewhere' }
+  | { kind: 'skipped'; reason: SkipReason }
   | { kind: 'discarded'; reason: DiscardReason; leaseLostReason: LeaseLostReason | null };
 
-/** Events the job machine accepts from outside (the worker, the runtime, its own timers). */
+/** The lease as the machine sees it: the revision of the job's key it last wrote (the fencing token). */
+export interface HeldLease {
+  revision: number;
+}
+
+/** Events the job machine accepts: effect answers, the lease keeper's reports, and outside requests. */
 export type JobEvent =
-  /** Renewal succeeded (raised by the machine from renewLease's answer). */
-  | { type: 'LEASE_RENEWED'; lease: LeaseGrant; now: number }
-  /** The lease is gone: abort, refuse the result. Also raised by the renewal deadline timer. */
+  /** acquireLease: the job is ours. `attempt` is the attempt to run; `now` the acquisition time (ms). */
+  | { type: 'LEASE_ACQUIRED'; lease: HeldLease; attempt: number; now: number; previousAttemptAbandoned: boolean }
+  /** acquireLease: not ours to run now (the delivery was settled by the effect). */
+  | { type: 'LEASE_NOT_ACQUIRED'; reason: SkipReason }
+  /** acquireLease: the task's cluster-wide slots are all taken; handed back for `retryInMs`. */
+  | { type: 'TASK_SLOTS_FULL'; retryInMs: number }
+  /** acquireLease: the store failed; the delivery comes back. */
+  | { type: 'ACQUIRE_FAILED'; error: string }
+  /** Lease keeper: a renewal succeeded. */
+  | { type: 'LEASE_RENEWED'; lease: HeldLease }
+  /** Lease keeper (renewal refused, deadline passed) or a fenced write refused: abort, refuse the result. */
   | { type: 'LEASE_LOST'; reason: LeaseLostReason }
-  /** Timer: time to renew. */
-  | { type: 'RENEW_DUE' }
-  /** Timer: the task ran past its timeout. */
+  /** runTask: the task returned. */
+  | { type: 'TASK_SUCCEEDED'; value: unknown }
+  /** runTask: the task threw. */
+  | { type: 'TASK_FAILED'; error: JobError }
+  /** runTask: the task ran past its timeout. */
   | { type: 'TIMEOUT' }
-  /** The user cancelled the job: abort the task, write a `cancelled` result. */
+  /** commitResult: the result is durable (one fenced write). */
+  | { type: 'RESULT_COMMITTED'; result: JobResult }
+  /** requeueJob: the job is back in the queue for the planned attempt. */
+  | { type: 'JOB_REQUEUED' }
+  /** The user cancelled the job: abort the task, commit a `cancelled` result. */
   | { type: 'CANCEL' }
   /** The node is stopping: abort the task and requeue the same attempt for another node. */
-  | { type: 'SHUTDOWN' }
-  /** The task returned (raised by the machine from runTask's answer). */
-  | { type: 'TASK_SUCCEEDED'; value: unknown }
-  /** The task threw (raised by the machine from runTask's rejection). */
-  | { type: 'TASK_FAILED'; error: JobError }
-  /**
-   * The actor was just restored from a persisted snapshot. XState does not persist delayed events,
-   * so the machine re-arms its timers (and renews at once) on this event; send it right after start.
-   */
-  | { type: 'RESTORED' };
+  | { type: 'SHUTDOWN' };
 
 /** Sent to the parent worker exactly once, when the job actor reaches its final state. */
 export interface SlotReleasedEvent {
@@ -101,79 +118,30 @@ export interface SlotReleasedEvent {
   jobId: string;
 }
 
-// ---- effects --------------------------------------------------------------------------------
+// ---- effect params ----------------------------------------------------------------------------
 
-/** acquireLease: take the job's lease (and, for `maxRunning` tasks, a task slot). */
-export interface AcquireLeaseInput {
-  job: JobRecord;
-  ticket: unknown;
-}
-export type AcquireLeaseOutput =
-  /**
-   * The lease is ours. `now` is the store-side clock at acquisition (ms since epoch): it becomes
-   * `startedAt` and is compared with `job.startDeadline`. `previousAttemptAbandoned` says an
-   * earlier runner of the same attempt started and vanished (crash) without a result.
-   */
-  | { status: 'acquired'; lease: LeaseGrant; now: number; previousAttemptAbandoned?: boolean }
-  /** Another runner holds the job's lease: this delivery ends without a result. */
-  | { status: 'held_elsewhere' }
-  /** The task's slots are all taken; nothing is held. Requeued after `retryInMs` (default 1000). */
-  | { status: 'task_slots_full'; retryInMs?: number };
-
-/** renewLease: revision-checked rewrite of the lease key (restarts its TTL). */
-export interface RenewLeaseInput {
-  job: JobRecord;
-  lease: LeaseGrant;
-}
-export type RenewLeaseOutput =
-  | { status: 'renewed'; lease: LeaseGrant; now: number }
-  | { status: 'lost'; reason: LeaseLostReason };
-
-/**
- * runTask: run the user's function. The promise actor's own `signal` aborts whenever the machine
- * leaves `running` (lease lost, timeout, cancel, shutdown); resolve with the return value, reject
- * with the thrown error.
- */
-export interface RunTaskInput {
-  job: JobRecord;
-  attempt: number;
-}
-
-/**
- * writeResult: store the result, fenced by the lease revision (refused if it moved). Never runs
- * concurrently with renewLease for the same job: the machine serialises them, so the revision it
- * carries is the one the store holds unless someone else took the lease.
- */
-export interface WriteResultInput {
-  job: JobRecord;
-  lease: LeaseGrant;
+/** commitResult: make `result` durable, fenced by the held lease. */
+export interface CommitResultParams {
+  jobId: string;
   result: JobResultDraft;
 }
-export type WriteResultOutput =
-  /** `lease`: the new revision, when the store fences by rewriting the lease key (for the release). */
-  | { status: 'written'; result: JobResult; lease?: LeaseGrant }
-  | { status: 'lease_lost'; reason: LeaseLostReason };
 
-/**
- * requeueJob: put the job back for `attempt`, not before `delayMs` from now. `lease` is null when
- * nothing is held (task slots full): the runtime then only returns the delivery.
- */
-export interface RequeueJobInput {
-  job: JobRecord;
-  ticket: unknown;
-  lease: LeaseGrant | null;
+/** requeueJob: put the job back for `attempt`, not before `delayMs` from now, fenced by the held lease. */
+export interface RequeueJobParams {
+  jobId: string;
   attempt: number;
   delayMs: number;
   reason: RequeueReason;
 }
 
-/** releaseLease: delete the lease key (revision-checked); failures are ignored (the TTL cleans up). */
-export interface ReleaseLeaseInput {
-  job: JobRecord;
-  lease: LeaseGrant;
+/** runTask: run the user's function for `attempt`. */
+export interface RunTaskParams {
+  jobId: string;
+  attempt: number;
+  timeoutMs: number | null;
 }
 
-/** Params of the `abortTask` action (fires when the running task must stop). */
+/** abortTask: stop the running task (its AbortSignal fires). */
 export interface AbortTaskParams {
   jobId: string;
   reason: 'lease_lost' | 'timeout' | 'cancelled' | 'shutdown';

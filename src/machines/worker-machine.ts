@@ -1,37 +1,38 @@
 /**
  * The worker machine: capacity, the running set, and when to fetch.
  *
- *            ┌──────────── JOB_AVAILABLE / POLL ───────────┐
- *            ▼                                              │
+ *            ┌──────────────── JOBS_FETCHED ────────────────┐
+ *            ▼                                               │
  *   ──▶ deciding ──(no free slot)──▶ full ──SLOT_RELEASED──▶ deciding
  *        │  │                                               ▲
- *        │  └─(job may be available)─▶ fetching ─JOBS_FETCHED┘   (error → backingOff → deciding)
- *        └─(otherwise)──▶ idle ─────────────────────────────┘   (POLL every pollInterval)
- *   any of idle/fetching/full/backingOff ─CONNECTION_LOST─▶ offline ─CONNECTION_RESTORED─▶ deciding
+ *        │  ├─(job may be available)─▶ fetching  ───────────┤  (FETCH_FAILED → backingOff → deciding)
+ *        │  └─(queue looked empty)───▶ waiting (long poll) ─┘
+ *   any of fetching/waiting/full/backingOff ─CONNECTION_LOST─▶ offline ─CONNECTION_RESTORED─▶ deciding
  *   DRAIN ─▶ draining ─(no jobs)─▶ stopped      STOP ─▶ stopping (SHUTDOWN to jobs) ─(no jobs)─▶ stopped
  *
  * Why it cannot stall (G2): `deciding` is the only way out of every waiting state, and it fetches
- * whenever a slot is free and a job may be available; `full` leaves on SLOT_RELEASED, which the job
- * machine sends from its final state (and which the worker also derives from a job actor's done or
- * error event, should a job logic not send it); `idle` carries a POLL timer, so a lost
- * JOB_AVAILABLE costs at most one poll interval. `jobAvailable` is cleared when a fetch starts, so a
- * notification that arrives during the fetch makes the worker fetch again instead of being lost.
+ * whenever a slot is free; `full` leaves on SLOT_RELEASED, which the job machine sends from its
+ * final state (and which the worker also derives from a job actor's done or error event, should a
+ * job logic not send it). While the queue looks empty the worker is `waiting` on a long poll: the
+ * queue hands it a job the moment one is added (milliseconds), and the poll ends after
+ * `pollIntervalMs` at the latest to be asked again — so even a lost delivery costs at most one poll
+ * interval. A fetch asks for at most the free slots.
+ *
+ * Job actors are not spawned children: the `startJobs` effect creates each one with the worker as
+ * its parent (XState's `createActor(logic, { parent })`), so SLOT_RELEASED and the done event
+ * reach the worker while the worker's own snapshot does not copy a children map per job.
  */
-import { assertEvent, assign, cancel, enqueueActions, fromPromise, not, raise, setup } from 'xstate';
-import { EffectNotProvidedError, InvalidMachineInputError } from './errors.js';
-import { jobMachine } from './job-machine.js';
-import { leaseTiming } from './lease-timing.js';
-import { jobInputFor, nextFetchRetryDelay, planFetchedJobs } from './worker-plan.js';
-import type { FetchedJob, FetchJobsInput, ReturnUnstartedJobsParams, WorkerEvent, WorkerInput } from './worker-types.js';
+import { assertEvent, assign, not, raise, setup } from 'xstate';
+import { InvalidMachineInputError } from './errors.js';
+import { nextFetchRetryDelay, planFetchedJobs, sortedHas, sortedWithout } from './worker-plan.js';
+import type { FetchJobsParams, ReturnUnstartedJobsParams, StartJobsParams, WorkerEvent, WorkerInput } from './worker-types.js';
 
 const CHILD_DONE = 'xstate.done.actor.';
 const CHILD_ERROR = 'xstate.error.actor.';
 
 type WorkerMachineEvent =
   | WorkerEvent
-  /** Raised from fetchJobs' answer. */
-  | { type: 'JOBS_FETCHED'; jobs: FetchedJob[] }
-  /** A child actor (a job) finished or crashed. */
+  /** A job actor (whose parent is the worker) finished or crashed. */
   | { type: `xstate.done.actor.${string}`; output?: unknown }
   | { type: `xstate.error.actor.${string}`; error?: unknown };
 
@@ -39,14 +40,13 @@ export interface WorkerContext {
   capacity: number;
   /** Ids of running job actors (sorted). */
   running: string[];
-  /** A job may be waiting in the queue for us (notified, polled, or the last fetch came back full). */
+  /** A job may be waiting in the queue for us (the last fetch came back full, or a hint said so). */
   jobAvailable: boolean;
   /** `max` of the fetch in flight. */
   fetchMax: number;
   /** Pause before the next fetch after a failure; 0 while fetches succeed. */
   fetchRetryDelayMs: number;
   pollIntervalMs: number;
-  leaseDurationMs: number;
   fetchRetryInitialMs: number;
   fetchRetryMaxMs: number;
   nodeId: string | null;
@@ -62,18 +62,15 @@ function initialWorkerContext(input: WorkerInput): WorkerContext {
   if (!(Number.isInteger(capacity) && capacity >= 0)) {
     throw new InvalidMachineInputError('worker', 'maxConcurrentJobs', capacity, 'use an integer ≥ 0 (default 100)');
   }
-  const leaseDurationMs = input.leaseDurationMs ?? 30_000;
-  leaseTiming('worker', leaseDurationMs);
   const fetchRetryInitialMs = positive('fetchRetryInitialMs', input.fetchRetryInitialMs ?? 100, 'use a positive ms value (default 100)');
   return {
     capacity,
     running: [],
-    // A fresh worker does not know the queue is empty: look once.
+    // A fresh worker does not know the queue is empty: look once without waiting.
     jobAvailable: true,
     fetchMax: 0,
     fetchRetryDelayMs: 0,
     pollIntervalMs: positive('pollIntervalMs', input.pollIntervalMs ?? 1000, 'use a positive ms value (default 1000)'),
-    leaseDurationMs,
     fetchRetryInitialMs,
     fetchRetryMaxMs: Math.max(fetchRetryInitialMs, input.fetchRetryMaxMs ?? 5000),
     nodeId: input.nodeId ?? null,
@@ -85,17 +82,31 @@ function childJobId(context: WorkerContext, eventType: string): string | undefin
   const prefix = eventType.startsWith(CHILD_DONE) ? CHILD_DONE : eventType.startsWith(CHILD_ERROR) ? CHILD_ERROR : null;
   if (prefix === null) return undefined;
   const id = eventType.slice(prefix.length);
-  return context.running.includes(id) ? id : undefined;
+  return sortedHas(context.running, id) ? id : undefined;
 }
+
+/** The fetched jobs' plan, read by the effects before `recordFetchedJobs` books it. */
+function fetchedPlan({ context, event }: { context: WorkerContext; event: WorkerMachineEvent }) {
+  assertEvent(event, 'JOBS_FETCHED');
+  return planFetchedJobs(context.running, context.capacity, event.jobs);
+}
+
+const onJobsFetched = {
+  target: 'deciding',
+  actions: [
+    { type: 'startJobs', params: (args: { context: WorkerContext; event: WorkerMachineEvent }): StartJobsParams => ({ jobs: fetchedPlan(args).start }) },
+    { type: 'returnUnstartedJobs', params: (args: { context: WorkerContext; event: WorkerMachineEvent }) => ({ groups: fetchedPlan(args).giveBack }) },
+    'recordFetchedJobs',
+  ],
+} as const;
+
+const fetchParams =
+  (waitMs: (context: WorkerContext) => number) =>
+  ({ context }: { context: WorkerContext }): FetchJobsParams => ({ max: context.fetchMax, waitMs: waitMs(context) });
 
 export const workerMachine = setup({
   types: {} as { context: WorkerContext; events: WorkerMachineEvent; input: WorkerInput },
-  actors: {
-    fetchJobs: fromPromise<FetchedJob[], FetchJobsInput>(() => Promise.reject(new EffectNotProvidedError('worker', 'fetchJobs'))),
-    job: jobMachine,
-  },
   delays: {
-    pollInterval: ({ context }) => context.pollIntervalMs,
     fetchRetry: ({ context }) => context.fetchRetryDelayMs,
   },
   guards: {
@@ -104,48 +115,45 @@ export const workerMachine = setup({
     noJobsRunning: ({ context }) => context.running.length === 0,
     isValidCapacity: ({ event }) => event.type === 'CAPACITY_CHANGED' && Number.isInteger(event.capacity) && event.capacity >= 0,
     isRunningJobEnd: ({ context, event }) => childJobId(context, event.type) !== undefined,
-    isRunningJobRelease: ({ context, event }) => event.type === 'SLOT_RELEASED' && context.running.includes(event.jobId),
+    isRunningJobRelease: ({ context, event }) => event.type === 'SLOT_RELEASED' && sortedHas(context.running, event.jobId),
   },
   actions: {
-    /** Effect: hand unstarted deliveries back to the queue. Default: none (redelivery after ack wait). */
-    returnUnstartedJobs: (_, _params: ReturnUnstartedJobsParams) => {},
+    // ---- effects (provided by src/actors) ----
+    /** Effect: fetch up to `max` jobs; answers JOBS_FETCHED or FETCH_FAILED. */
+    fetchJobs: (_, _params: FetchJobsParams) => {},
+    /** Effect: end the fetch in flight (the worker stopped waiting for it). */
+    cancelFetch: () => {},
+    /** Effect: run each job as a job actor whose parent is this worker. */
+    startJobs: (_, _params: StartJobsParams) => {},
+    /** Effect: hand unstarted deliveries back to the queue (duplicates of running jobs, or over capacity). */
+    returnUnstartedJobs: (_, _params: { groups: ReturnUnstartedJobsParams[] }) => {},
+    /** Effect: tell every running job actor to stop (SHUTDOWN: abort and requeue). */
+    shutdownJobs: (_, _params: { jobIds: string[] }) => {},
+
     noteJobAvailable: assign({ jobAvailable: true }),
-    armPoll: raise({ type: 'POLL' }, { delay: 'pollInterval', id: 'poll' }),
     beginFetch: assign(({ context }) => ({ jobAvailable: false, fetchMax: context.capacity - context.running.length })),
-    startFetchedJobs: enqueueActions(({ context, event, enqueue }) => {
+    /** Books the fetched jobs that start; runs after startJobs/returnUnstartedJobs computed theirs from the same plan. */
+    recordFetchedJobs: assign(({ context, event }) => {
       assertEvent(event, 'JOBS_FETCHED');
-      const plan = planFetchedJobs(context.running, context.capacity, event.jobs);
-      for (const item of plan.start) enqueue.spawnChild('job', { id: item.job.id, input: jobInputFor(item, context) });
-      // Cast: setup() cannot type a named action referenced from another named action.
-      for (const group of plan.giveBack) enqueue({ type: 'returnUnstartedJobs', params: group } as never);
-      enqueue.assign({
-        running: plan.running,
-        // A full answer means the queue may hold more; a notification during the fetch says so too.
+      return {
+        running: planFetchedJobs(context.running, context.capacity, event.jobs).running,
+        // A full answer means the queue may hold more; a hint during the fetch says so too.
         jobAvailable: context.jobAvailable || event.jobs.length >= context.fetchMax,
         fetchRetryDelayMs: 0,
-      });
+      };
     }),
     backOffFetching: assign(({ context }) => ({
       jobAvailable: true,
       fetchRetryDelayMs: nextFetchRetryDelay(context.fetchRetryDelayMs, context.fetchRetryInitialMs, context.fetchRetryMaxMs),
     })),
-    forgetJob: enqueueActions(({ context, event, enqueue }) => {
+    forgetJob: assign(({ context, event }) => {
       assertEvent(event, 'SLOT_RELEASED');
-      if (!context.running.includes(event.jobId)) return;
-      enqueue.assign({ running: context.running.filter((id) => id !== event.jobId) });
-      // Drop the finished actor so snapshots stay small and a redelivered job can run again here.
-      enqueue.stopChild(event.jobId);
+      return { running: sortedWithout(context.running, event.jobId) as string[] };
     }),
     releaseSlotOfEndedJob: raise(({ context, event }) => ({ type: 'SLOT_RELEASED' as const, jobId: childJobId(context, event.type) ?? '' })),
-    changeCapacity: assign(({ context, event }) => {
+    changeCapacity: assign(({ event }) => {
       assertEvent(event, 'CAPACITY_CHANGED');
-      return { capacity: event.capacity, running: context.running };
-    }),
-    shutdownRunningJobs: enqueueActions(({ context, enqueue }) => {
-      for (const id of context.running) enqueue.sendTo(id, { type: 'SHUTDOWN' });
-    }),
-    forwardRestored: enqueueActions(({ context, enqueue }) => {
-      for (const id of context.running) enqueue.sendTo(id, { type: 'RESTORED' });
+      return { capacity: event.capacity };
     }),
   },
 }).createMachine({
@@ -154,49 +162,44 @@ export const workerMachine = setup({
   initial: 'deciding',
   on: {
     JOB_AVAILABLE: { actions: 'noteJobAvailable' },
-    SLOT_RELEASED: { actions: 'forgetJob' },
+    SLOT_RELEASED: { guard: 'isRunningJobRelease', actions: 'forgetJob' },
     CAPACITY_CHANGED: { guard: 'isValidCapacity', actions: 'changeCapacity' },
     'xstate.done.actor.*': { guard: 'isRunningJobEnd', actions: 'releaseSlotOfEndedJob' },
     'xstate.error.actor.*': { guard: 'isRunningJobEnd', actions: 'releaseSlotOfEndedJob' },
-    RESTORED: { actions: 'forwardRestored' },
     STOP: '.stopping',
   },
   states: {
-    // Transient: the single place that turns "free slot + maybe a job" into a fetch.
+    // Transient: the single place that turns "free slot" into a fetch.
     deciding: {
       always: [
         { guard: not('hasFreeSlot'), target: 'full' },
         { guard: 'jobMayBeAvailable', target: 'fetching' },
-        { target: 'idle' },
+        { target: 'waiting' },
       ],
     },
-    idle: {
-      entry: 'armPoll',
-      exit: cancel('poll'),
+    fetching: {
+      entry: ['beginFetch', { type: 'fetchJobs', params: fetchParams(() => 0) }],
+      exit: 'cancelFetch',
       on: {
-        JOB_AVAILABLE: { target: 'deciding', actions: 'noteJobAvailable' },
-        POLL: { target: 'deciding', actions: 'noteJobAvailable' },
-        // Notifications may have been lost while the connection was down, even unnoticed.
-        CONNECTION_RESTORED: { target: 'deciding', actions: 'noteJobAvailable' },
-        CAPACITY_CHANGED: { guard: 'isValidCapacity', target: 'deciding', actions: 'changeCapacity' },
-        RESTORED: { target: 'deciding', actions: ['forwardRestored', 'noteJobAvailable'] },
+        JOBS_FETCHED: onJobsFetched,
+        FETCH_FAILED: { target: 'backingOff', actions: 'backOffFetching' },
         DRAIN: 'draining',
         CONNECTION_LOST: 'offline',
+        RESTORED: 'deciding',
       },
     },
-    fetching: {
-      entry: 'beginFetch',
-      invoke: {
-        id: 'fetchJobs',
-        src: 'fetchJobs',
-        input: ({ context }) => ({ max: context.fetchMax }),
-        onDone: { actions: raise(({ event }) => ({ type: 'JOBS_FETCHED' as const, jobs: event.output })) },
-        onError: { target: 'backingOff', actions: 'backOffFetching' },
-      },
+    // The queue looked empty: a long poll that the queue answers as soon as a job is added.
+    waiting: {
+      entry: ['beginFetch', { type: 'fetchJobs', params: fetchParams((context) => context.pollIntervalMs) }],
+      exit: 'cancelFetch',
       on: {
-        JOBS_FETCHED: { target: 'deciding', actions: 'startFetchedJobs' },
+        JOBS_FETCHED: onJobsFetched,
+        FETCH_FAILED: { target: 'backingOff', actions: 'backOffFetching' },
+        // Capacity grew, or a hint came: ask again now rather than at the end of the poll.
+        CAPACITY_CHANGED: { guard: 'isValidCapacity', target: 'deciding', actions: 'changeCapacity' },
         DRAIN: 'draining',
         CONNECTION_LOST: 'offline',
+        RESTORED: 'deciding',
       },
     },
     full: {
@@ -210,7 +213,7 @@ export const workerMachine = setup({
     backingOff: {
       after: { fetchRetry: 'deciding' },
       on: {
-        RESTORED: { target: 'deciding', actions: 'forwardRestored' },
+        RESTORED: 'deciding',
         DRAIN: 'draining',
         CONNECTION_LOST: 'offline',
       },
@@ -225,7 +228,7 @@ export const workerMachine = setup({
       always: { guard: 'noJobsRunning', target: 'stopped' },
     },
     stopping: {
-      entry: 'shutdownRunningJobs',
+      entry: { type: 'shutdownJobs', params: ({ context }) => ({ jobIds: context.running }) },
       always: { guard: 'noJobsRunning', target: 'stopped' },
       on: { STOP: { actions: [] } },
     },

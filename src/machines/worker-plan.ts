@@ -1,5 +1,4 @@
 /** Pure bookkeeping of the worker machine: which fetched jobs start, which go back. */
-import type { WorkerContext } from './worker-machine.js';
 import type { FetchedJob, ReturnReason } from './worker-types.js';
 import type { JobInput } from './job-types.js';
 
@@ -10,34 +9,61 @@ export interface FetchedJobsPlan {
   running: string[];
 }
 
+/** Index of `id` in the sorted `ids`, or -(insertion point) - 1 when absent. */
+export function sortedIndexOf(ids: readonly string[], id: string): number {
+  let lo = 0;
+  let hi = ids.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = ids[mid] as string;
+    if (at < id) lo = mid + 1;
+    else if (at > id) hi = mid - 1;
+    else return mid;
+  }
+  return -lo - 1;
+}
+
+/** Whether the sorted `ids` hold `id`. */
+export const sortedHas = (ids: readonly string[], id: string): boolean => sortedIndexOf(ids, id) >= 0;
+
+/** `ids` (sorted) without `id`; the same array when it is absent. */
+export function sortedWithout(ids: readonly string[], id: string): readonly string[] {
+  const at = sortedIndexOf(ids, id);
+  if (at < 0) return ids;
+  const out = ids.slice();
+  out.splice(at, 1);
+  return out;
+}
+
 /** Starts fetched jobs up to capacity; hands back duplicates of running jobs and any excess. */
 export function planFetchedJobs(running: readonly string[], capacity: number, fetched: readonly FetchedJob[]): FetchedJobsPlan {
-  const ids = new Set(running);
   const start: FetchedJob[] = [];
   const alreadyRunning: FetchedJob[] = [];
   const overCapacity: FetchedJob[] = [];
+  let ids: string[] | null = null;
   for (const item of fetched) {
-    if (ids.has(item.job.id)) alreadyRunning.push(item);
-    else if (ids.size < capacity) {
-      ids.add(item.job.id);
+    const current = ids ?? running;
+    const at = sortedIndexOf(current, item.job.id);
+    if (at >= 0) alreadyRunning.push(item);
+    else if (current.length < capacity) {
+      ids ??= running.slice();
+      ids.splice(-at - 1, 0, item.job.id);
       start.push(item);
     } else overCapacity.push(item);
   }
   const giveBack: FetchedJobsPlan['giveBack'] = [];
   if (alreadyRunning.length > 0) giveBack.push({ reason: 'already_running', jobs: alreadyRunning });
   if (overCapacity.length > 0) giveBack.push({ reason: 'over_capacity', jobs: overCapacity });
-  return { start, giveBack, running: [...ids].sort() };
+  return { start, giveBack, running: ids ?? (running as string[]) };
 }
 
 /** The job actor's input for a fetched job. */
-export function jobInputFor(item: FetchedJob, context: Pick<WorkerContext, 'leaseDurationMs' | 'nodeId'>): JobInput {
+export function jobInputFor(item: FetchedJob, nodeId: string | null): JobInput {
   return {
     job: item.job,
-    ticket: item.ticket ?? null,
-    leaseDurationMs: context.leaseDurationMs,
     timeoutMs: item.timeoutMs ?? null,
     retry: item.retry ?? null,
-    nodeId: context.nodeId,
+    nodeId,
   };
 }
 

@@ -3,25 +3,30 @@ import type { JobRecord } from '../records.js';
 import type { JobPolicy } from './job-types.js';
 
 /**
- * One job handed to the worker by `fetchJobs`. `ticket` is opaque to the machines: the runtime
- * attaches its dispatch delivery (to ack/nak it) and gets it back in every job effect's input.
- * Policy fields (`timeoutMs`, `retry`) come from the task's registration.
+ * One job handed to the worker by `fetchJobs`. Its delivery stays with the runtime (a registry
+ * keyed by job id beside the actors); policy fields (`timeoutMs`, `retry`) come from the task's
+ * registration.
  */
 export interface FetchedJob extends JobPolicy {
   job: JobRecord;
-  ticket?: unknown;
 }
 
-/** fetchJobs input: never ask for more than the free slots. */
-export interface FetchJobsInput {
-  max: number;
-}
 /**
- * fetchJobs output: at most `max` jobs. Fewer than `max` tells the worker the queue is drained.
- * The promise actor's `signal` aborts when the worker stops waiting (drain, stop, connection lost);
- * deliveries obtained after that must be handed back by the runtime itself.
+ * fetchJobs params: never ask for more than the free slots; `waitMs` > 0 waits that long for a
+ * first job when the queue looks empty (a long poll: a job added meanwhile is delivered at once).
+ * Answered by JOBS_FETCHED (at most `max` jobs; fewer tells the worker the queue is drained) or
+ * FETCH_FAILED. `cancelFetch` (on leaving the state) ends the wait; deliveries that arrive after
+ * it are handed back by the runtime itself.
  */
-export type FetchJobsOutput = FetchedJob[];
+export interface FetchJobsParams {
+  max: number;
+  waitMs: number;
+}
+
+/** startJobs params: the jobs to run, each as a job actor whose parent is the worker. */
+export interface StartJobsParams {
+  jobs: FetchedJob[];
+}
 
 /** Why fetched jobs are handed back unstarted. */
 export const ReturnReason = {
@@ -32,7 +37,7 @@ export const ReturnReason = {
 } as const;
 export type ReturnReason = (typeof ReturnReason)[keyof typeof ReturnReason];
 
-/** Params of the `returnUnstartedJobs` action (effect: nak the deliveries so others can take them). */
+/** Params of the `returnUnstartedJobs` action (effect: hand the deliveries back so others can take them). */
 export interface ReturnUnstartedJobsParams {
   jobs: FetchedJob[];
   reason: ReturnReason;
@@ -41,10 +46,8 @@ export interface ReturnUnstartedJobsParams {
 export interface WorkerInput {
   /** Most jobs running at once on this node. @defaultValue 100 */
   maxConcurrentJobs?: number;
-  /** Fallback poll while idle, for lost JOB_AVAILABLE notifications. @defaultValue 1000 */
+  /** Longest wait of one fetch while the queue looks empty (then it asks again). @defaultValue 1000 */
   pollIntervalMs?: number;
-  /** Lease duration handed to every job. @defaultValue 30000 */
-  leaseDurationMs?: number;
   /** First pause after a failed fetch; doubles per failure. @defaultValue 100 */
   fetchRetryInitialMs?: number;
   /** Longest pause between failed fetches. @defaultValue 5000 */
@@ -54,10 +57,12 @@ export interface WorkerInput {
 }
 
 export type WorkerEvent =
-  /** Somebody queued a job (a notification; may be lost, POLL covers that). */
+  /** Somebody queued a job (a hint: the next fetch asks without waiting). */
   | { type: 'JOB_AVAILABLE' }
-  /** Timer (also accepted from outside): look at the queue now. */
-  | { type: 'POLL' }
+  /** fetchJobs answered. */
+  | { type: 'JOBS_FETCHED'; jobs: FetchedJob[] }
+  /** fetchJobs failed (store unreachable, …). */
+  | { type: 'FETCH_FAILED'; error: string }
   /** A job actor ended (sent by the job machine's final state). */
   | { type: 'SLOT_RELEASED'; jobId: string }
   /** Live resize; shrinking never stops running jobs. Non-integers and negatives are ignored. */
@@ -69,5 +74,5 @@ export type WorkerEvent =
   /** The store/dispatch connection dropped: stop fetching until it is back. */
   | { type: 'CONNECTION_LOST' }
   | { type: 'CONNECTION_RESTORED' }
-  /** Just restored from a persisted snapshot: timers were not persisted; poll now, tell the jobs. */
+  /** Restored from a persisted snapshot: a fetch in flight was not persisted, so decide (and fetch) again. */
   | { type: 'RESTORED' };

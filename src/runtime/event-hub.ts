@@ -9,23 +9,42 @@ export type Listener<E> = (event: E) => void;
 /** Events buffered per `events()` iterator before the oldest are dropped. */
 export const EVENT_ITERATOR_BUFFER = 10_000;
 
+/** Called when the hub gets its first listener or iterator, and when the last one leaves. */
+export interface EventHubHooks {
+  firstListener?: () => void;
+  lastListenerGone?: () => void;
+}
+
 export class EventHub<E extends { type: string }> {
   private readonly listeners = new Map<string, Set<Listener<E>>>();
   private readonly anyListeners = new Set<Listener<E>>();
   private readonly iterators = new Set<EventIterator<E>>();
+  private count = 0;
 
-  constructor(private readonly onListenerError: (error: unknown) => void = () => {}) {}
+  constructor(
+    private readonly onListenerError: (error: unknown) => void = () => {},
+    private readonly hooks: EventHubHooks = {},
+  ) {}
+
+  /** Listeners and iterators attached. */
+  get size(): number {
+    return this.count;
+  }
 
   on<T extends E['type']>(type: T | '*', listener: Listener<Extract<E, { type: T }>>): () => void {
-    const l = listener as Listener<E>;
-    if (type === '*') {
-      this.anyListeners.add(l);
-      return () => this.anyListeners.delete(l);
+    // Wrapped so the same function can listen twice and be removed independently.
+    const l: Listener<E> = (event) => (listener as Listener<E>)(event);
+    let set = this.anyListeners;
+    if (type !== '*') {
+      let typed = this.listeners.get(type);
+      if (!typed) this.listeners.set(type, (typed = new Set()));
+      set = typed;
     }
-    let set = this.listeners.get(type);
-    if (!set) this.listeners.set(type, (set = new Set()));
     set.add(l);
-    return () => set.delete(l);
+    this.attached();
+    return () => {
+      if (set.delete(l)) this.detached();
+    };
   }
 
   emit(event: E): void {
@@ -36,8 +55,11 @@ export class EventHub<E extends { type: string }> {
 
   /** An async iterator over every event from now on; `return()` (or `break`) detaches it. */
   iterate(signal?: AbortSignal): AsyncIterableIterator<E> {
-    const it = new EventIterator<E>(() => this.iterators.delete(it));
+    const it = new EventIterator<E>(() => {
+      if (this.iterators.delete(it)) this.detached();
+    });
     this.iterators.add(it);
+    this.attached();
     signal?.addEventListener('abort', () => void it.return(), { once: true });
     return it;
   }
@@ -45,6 +67,14 @@ export class EventHub<E extends { type: string }> {
   /** Ends every open iterator (on node stop). */
   close(): void {
     for (const it of [...this.iterators]) void it.return();
+  }
+
+  private attached(): void {
+    if (++this.count === 1) this.hooks.firstListener?.();
+  }
+
+  private detached(): void {
+    if (--this.count === 0) this.hooks.lastListenerGone?.();
   }
 
   private call(listener: Listener<E>, event: E): void {

@@ -18,12 +18,6 @@ export interface NodeContext {
   readonly defaultResultTtlMs: number;
   /** Publishes a cluster-wide event; a failed publish is reported through `reportError`, never thrown. */
   emit<T extends RuntimeEventType>(type: T, fields: EventFields<T>): void;
-  /**
-   * Wakes this node's worker (JOB_AVAILABLE) after `delayMs`: a job handed back with a delay (retry
-   * backoff, jitter, full task slots) comes back to the queue silently, and would otherwise wait
-   * for the next poll.
-   */
-  wakeWorkerAfter(delayMs: number): void;
   /** Where errors that have no caller go (a background effect failed). */
   reportError(error: unknown, where: string): void;
 }

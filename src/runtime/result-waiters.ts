@@ -1,108 +1,141 @@
 /**
- * Waiting for job results with one watch per node instead of one per waiting caller: `runJob` for
- * 2,000 jobs must not open 2,000 watchers (on NATS each is a consumer on the server). The watch is
- * opened on first use; every change wakes the waiters of that key, which then read the result
- * through the repository (so expiry and corrupt records are handled in one place). A slow poll
- * covers a watch that missed something across a reconnect, and reads that fail for lack of an
- * answer from the store are simply asked again by it.
+ * Waiting for job results with one listener per node instead of one per waiting caller: the
+ * node listens to the store's completion signal (one subscription, opened while anyone waits)
+ * and a commit's signal carries the result itself, so a wait costs no read. Signals are at most
+ * once: a slow re-read of every waited-for job covers a lost one (across a reconnect, say), and
+ * reads that fail for lack of an answer from the store are simply asked again by it.
+ *
+ * `register` is synchronous and listening starts before it returns, so a caller that registers
+ * before publishing its job (runJob) cannot miss the completion: on NATS the subscription reaches
+ * the server before the job does (same connection, in order).
  */
 import type { JobResult } from '../records.js';
-import { CorruptRecordError, encodeKeyToken, tryDecodeKeyToken, type StoreBackend } from '../store/index.js';
+import { CorruptRecordError, type StoreBackend } from '../store/index.js';
 
 interface Waiter {
   resolve: (result: JobResult | null) => void;
   reject: (error: unknown) => void;
 }
 
+/** A registered wait: `result` settles with the result, or null on timeout or close. */
+export interface Wait {
+  readonly result: Promise<JobResult | null>;
+  /** Stops waiting (resolves `result` with null). */
+  cancel(): void;
+}
+
 const REPOLL_MS = 2_000;
+/** Listening stays on this long after the last wait ends: a caller waiting job after job does not resubscribe each time. */
+const LINGER_MS = 5_000;
 
 export class ResultWaiters {
   private readonly waiters = new Map<string, Set<Waiter>>();
-  private stopWatch: Promise<() => void> | null = null;
+  private stopListening: (() => void) | null = null;
   private repoll: NodeJS.Timeout | null = null;
+  private linger: NodeJS.Timeout | null = null;
+  private closed = false;
 
   constructor(private readonly backend: StoreBackend) {}
 
-  /** Resolves with the result once it exists, or null after `timeoutMs` (undefined = wait forever). */
-  async wait(jobId: string, timeoutMs?: number): Promise<JobResult | null> {
-    await this.ensureWatching();
-    return new Promise<JobResult | null>((resolve, reject) => {
-      const key = encodeKeyToken(jobId);
-      let timer: NodeJS.Timeout | null = null;
-      const waiter: Waiter = {
+  /** Starts waiting for `jobId` (without reading the store); null after `timeoutMs` (undefined = forever). */
+  register(jobId: string, timeoutMs?: number): Wait {
+    let waiter!: Waiter;
+    let timer: NodeJS.Timeout | null = null;
+    const result = new Promise<JobResult | null>((resolve, reject) => {
+      const settle = (): void => {
+        if (timer) clearTimeout(timer);
+        this.remove(jobId, waiter);
+      };
+      waiter = {
         resolve: (r) => {
-          if (timer) clearTimeout(timer);
+          settle();
           resolve(r);
         },
         reject: (e) => {
-          if (timer) clearTimeout(timer);
+          settle();
           reject(e);
         },
       };
-      let set = this.waiters.get(key);
-      if (!set) this.waiters.set(key, (set = new Set()));
-      set.add(waiter);
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          this.remove(key, waiter);
-          resolve(null);
-        }, timeoutMs);
-      }
-      // The result may have been written before the watch saw anything.
-      this.check(key, jobId);
     });
-  }
-
-  /** Ends every wait with null and closes the watch. */
-  async close(): Promise<void> {
-    if (this.repoll) clearInterval(this.repoll);
-    this.repoll = null;
-    for (const set of this.waiters.values()) for (const w of set) w.resolve(null);
-    this.waiters.clear();
-    const stop = this.stopWatch;
-    this.stopWatch = null;
-    if (stop) (await stop.catch(() => () => undefined))();
-  }
-
-  private ensureWatching(): Promise<() => void> {
-    if (!this.stopWatch) {
-      this.stopWatch = this.backend.buckets.results.watch('>', (change) => {
-        if (change.operation === 'put' && this.waiters.has(change.key)) this.check(change.key);
-      });
-      this.stopWatch.catch(() => {
-        this.stopWatch = null;
-      });
-      this.repoll = setInterval(() => {
-        for (const key of this.waiters.keys()) this.check(key);
-      }, REPOLL_MS);
-      this.repoll.unref();
+    if (this.closed) {
+      waiter.resolve(null);
+      return { result, cancel: () => undefined };
     }
-    return this.stopWatch;
+    let set = this.waiters.get(jobId);
+    if (!set) this.waiters.set(jobId, (set = new Set()));
+    set.add(waiter);
+    this.ensureListening();
+    if (timeoutMs !== undefined) timer = setTimeout(() => waiter.resolve(null), timeoutMs);
+    return { result, cancel: () => waiter.resolve(null) };
   }
 
-  private check(key: string, jobId?: string): void {
-    const id = jobId ?? tryDecodeKeyToken(key) ?? key;
-    this.backend.results.get(id).then(
-      (stored) => {
-        if (!stored) return;
-        const set = this.waiters.get(key);
-        this.waiters.delete(key);
-        for (const w of set ?? []) w.resolve(stored.record);
+  /** Resolves with the result once it exists (checking the store once now), or null after `timeoutMs`. */
+  wait(jobId: string, timeoutMs?: number): Promise<JobResult | null> {
+    const wait = this.register(jobId, timeoutMs);
+    this.check(jobId);
+    return wait.result;
+  }
+
+  /** Ends every wait with null and stops listening. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const set of [...this.waiters.values()]) for (const w of [...set]) w.resolve(null);
+    this.waiters.clear();
+    this.stop();
+  }
+
+  private ensureListening(): void {
+    if (this.linger) clearTimeout(this.linger);
+    this.linger = null;
+    if (this.stopListening) return;
+    this.stopListening = this.backend.jobs.onDone((jobId, state) => {
+      const set = this.waiters.get(jobId);
+      if (!set) return;
+      for (const w of [...set]) w.resolve(state.result);
+    });
+    this.repoll = setInterval(() => {
+      for (const jobId of this.waiters.keys()) this.check(jobId);
+    }, REPOLL_MS);
+    this.repoll.unref();
+  }
+
+  private check(jobId: string): void {
+    this.backend.jobs.result(jobId).then(
+      (result) => {
+        if (!result) return;
+        for (const w of [...(this.waiters.get(jobId) ?? [])]) w.resolve(result);
       },
       (error: unknown) => {
         // A store that does not answer (restart, reconnect) is not an answer: the repoll asks
         // again. Only a result that exists but cannot be read ends the wait.
         if (!(error instanceof CorruptRecordError)) return;
-        const set = this.waiters.get(key);
-        this.waiters.delete(key);
-        for (const w of set ?? []) w.reject(error);
+        for (const w of [...(this.waiters.get(jobId) ?? [])]) w.reject(error);
       },
     );
   }
 
-  private remove(key: string, waiter: Waiter): void {
-    const set = this.waiters.get(key);
+  private remove(jobId: string, waiter: Waiter): void {
+    const set = this.waiters.get(jobId);
     set?.delete(waiter);
-    if (set?.size === 0) this.waiters.delete(key);
+    if (set?.size === 0) this.waiters.delete(jobId);
+    this.stopIfIdle();
+  }
+
+  private stopIfIdle(): void {
+    if (this.waiters.size > 0 || this.linger || !this.stopListening) return;
+    this.linger = setTimeout(() => {
+      this.linger = null;
+      if (this.waiters.size === 0) this.stop();
+    }, LINGER_MS);
+    this.linger.unref();
+  }
+
+  private stop(): void {
+    if (this.linger) clearTimeout(this.linger);
+    this.linger = null;
+    this.stopListening?.();
+    this.stopListening = null;
+    if (this.repoll) clearInterval(this.repoll);
+    this.repoll = null;
   }
 }

@@ -18,7 +18,7 @@ import {
   UnknownTaskError,
 } from '../errors.js';
 import type { JobRecord, JobResult, ScheduleRecord } from '../records.js';
-import { CorruptRecordError, jobLeaseKey, StoreClosedError, type RuntimeEvent, type RuntimeEventMap, type RuntimeEventType, type StoreBackend } from '../store/index.js';
+import { CorruptRecordError, StoreClosedError, type RuntimeEvent, type RuntimeEventMap, type RuntimeEventType, type StoreBackend } from '../store/index.js';
 import { EventHub } from './event-hub.js';
 import { buildEvent, type EventFields, type NodeContext } from './node-context.js';
 import { withinPayloadLimit } from './payload-limit.js';
@@ -49,9 +49,6 @@ export interface StopOptions {
   drain?: boolean;
 }
 
-/** How long task names seen on other nodes count as known without looking again. */
-const CLUSTER_TASKS_TTL_MS = 10_000;
-
 type Lifecycle = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /** Creates a node and opens its store. Call `start()` to run jobs and schedules. */
@@ -72,6 +69,7 @@ export class Runtime {
   private readonly node: NodeContext;
   private readonly unsubscribers: (() => void)[] = [];
   private running: RunningNode | null = null;
+  private stopEvents: (() => void) | null = null;
   private inspector: NodeInspector | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
 
@@ -81,8 +79,15 @@ export class Runtime {
   ) {
     this.nodeId = opts.nodeId;
     this.role = opts.role;
-    this.hub = new EventHub<RuntimeEvent>((error) => console.error('[jobchart] an event listener threw:', error));
-    this.unsubscribers.push(backend.events.subscribe((event) => this.hub.emit(event)));
+    this.hub = new EventHub<RuntimeEvent>((error) => console.error('[jobchart] an event listener threw:', error), {
+      // The node listens to the cluster's events only while someone here listens: events cost
+      // nothing to nodes nobody asks.
+      firstListener: () => (this.stopEvents = backend.events.subscribe((event) => this.hub.emit(event))),
+      lastListenerGone: () => {
+        this.stopEvents?.();
+        this.stopEvents = null;
+      },
+    });
     this.waiters = new ResultWaiters(backend);
     this.node = {
       nodeId: opts.nodeId,
@@ -91,12 +96,8 @@ export class Runtime {
       defaultResultTtlMs: opts.defaultResultTtlMs,
       emit: (type, fields) => this.emit(type, fields),
       reportError: (error, where) => console.error(`[jobchart] ${where}:`, error),
-      wakeWorkerAfter: (delayMs) => {
-        // +5 ms: the queue's own delay timer must have fired first for the fetch to find the job.
-        setTimeout(() => this.running?.actor.send({ type: 'JOB_AVAILABLE' }), delayMs + 5).unref();
-      },
     };
-    this.schedulesApi = new ScheduleOperations(this.node, (task) => this.assertTaskKnown(task));
+    this.schedulesApi = new ScheduleOperations(this.node, async (task) => assertTaskName(task));
   }
 
   // ---- tasks ------------------------------------------------------------------------------
@@ -132,8 +133,9 @@ export class Runtime {
       ...(this.inspector ? { inspect: this.inspector.inspect } : {}),
     });
     await this.beat();
+    // The heartbeat timer is what keeps the process alive while the node runs (on the memory store
+    // nothing else would: its timers are unref'd); stop() clears it.
     this.heartbeat = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.opts.leaseDurationMs / 3)));
-    this.heartbeat.unref();
     this.lifecycle = 'running';
     this.emit('NodeStarted', { role: this.opts.role });
   }
@@ -157,8 +159,6 @@ export class Runtime {
     }
     for (const unsubscribe of this.unsubscribers) unsubscribe();
     await this.waiters.close();
-    // Let the NodeStopped publication leave before the connection closes.
-    await new Promise((r) => setTimeout(r, 20));
     this.hub.close();
     this.inspector?.stop();
     await this.backend.close();
@@ -174,31 +174,38 @@ export class Runtime {
 
   // ---- jobs -------------------------------------------------------------------------------
 
-  /** Queues a job; resolves to its id. */
+  /**
+   * Queues a job; resolves to its id. One pipelined publish (the record travels in the message);
+   * an explicit `id` costs one read more, to refuse an id that is taken (ConflictingIdError). The
+   * task need not be registered anywhere yet: the job waits until a worker for it runs.
+   */
   async addJob(opts: AddJobOptions): Promise<string> {
-    this.assertUsable();
-    const id = opts.id ?? randomUUID();
-    if (typeof id !== 'string' || id.length === 0) throw new InvalidOptionError('id', 'must be a non-empty string');
-    await this.assertTaskKnown(opts.task);
-    assertPlainData(opts.args, 'args');
-    const record: JobRecord = {
-      id,
-      task: opts.task,
-      args: opts.args ?? null,
-      createdAt: new Date(this.backend.clock.now()),
-      attempt: 1,
-      resultTtlMs: opts.resultTtl === undefined ? this.opts.defaultResultTtlMs : parseDuration(opts.resultTtl, 'resultTtl'),
-    };
-    const created = await withinPayloadLimit(`job "${id}" (its args)`, () => this.backend.jobs.create(record));
-    if (!created) throw new ConflictingIdError('job', id);
-    await this.backend.dispatch.enqueue(id);
-    this.emit('JobAdded', { jobId: id, task: opts.task });
-    return id;
+    const [id] = await this.addJobs([opts]);
+    return id as string;
   }
 
-  /** Queues several jobs at once; resolves to their ids in order. (Interim: one add each, concurrently.) */
+  /**
+   * Queues several jobs at once (pipelined: one round trip of latency for the lot); resolves to
+   * their ids in order. Explicit ids are checked first, and nothing is queued if one is taken.
+   */
   async addJobs(jobs: readonly AddJobOptions[]): Promise<string[]> {
-    return Promise.all(jobs.map((job) => this.addJob(job)));
+    this.assertUsable();
+    const records = jobs.map((opts) => this.jobRecord(opts));
+    const explicit = records.filter((_, i) => jobs[i]?.id !== undefined);
+    if (explicit.length > 0) {
+      const found = await Promise.all(explicit.map((record) => this.backend.jobs.lookup(record.id)));
+      const taken = explicit.find((_, i) => found[i] !== null);
+      if (taken) throw new ConflictingIdError('job', taken.id);
+    }
+    const outcomes = await withinPayloadLimit(records.length === 1 ? `job "${records[0]?.id}" (its args)` : 'a job (its args)', () =>
+      this.backend.jobs.add(records),
+    );
+    const duplicate = records.find((_, i) => outcomes[i] === 'duplicate');
+    records.forEach((record, i) => {
+      if (outcomes[i] === 'queued') this.emit('JobAdded', { jobId: record.id, task: record.task });
+    });
+    if (duplicate) throw new ConflictingIdError('job', duplicate.id);
+    return records.map((record) => record.id);
   }
 
   /**
@@ -208,26 +215,47 @@ export class Runtime {
   async getJobResult(id: string, opts: GetJobResultOptions = {}): Promise<JobResult | null> {
     this.assertUsable();
     const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout, 'timeout');
-    const askedAt = Date.now();
-    // A caller who asked to wait waits through a store outage (a server restart, a reconnect):
-    // a failed first lookup only means "not known yet", the waiters keep looking.
-    const stored = await this.backend.results.get(id).catch((error: unknown) => {
-      if (opts.wait && isTransientStoreError(error)) return null;
+    // Listen before reading, so a result committed in between is not missed.
+    const wait = opts.wait ? this.waiters.register(id, timeoutMs) : null;
+    try {
+      // A caller who asked to wait waits through a store outage (a server restart, a reconnect):
+      // a failed lookup only means "not known yet", the waiters keep looking.
+      const found = await this.backend.jobs.lookup(id).catch((error: unknown) => {
+        if (wait && isTransientStoreError(error)) return undefined;
+        throw error;
+      });
+      if (found === null) throw new JobLookupError(id);
+      if (found?.state.phase === 'done') {
+        const { expiresAt, result } = found.state;
+        if (expiresAt !== null && expiresAt.getTime() <= this.backend.clock.now()) throw new JobLookupError(id);
+        wait?.cancel();
+        return result;
+      }
+      return wait ? await wait.result : null;
+    } catch (error) {
+      wait?.cancel();
       throw error;
-    });
-    if (stored) return stored.record;
-    if (!(await this.backend.jobs.get(id).catch(() => true))) throw new JobLookupError(id);
-    if (!opts.wait) return null;
-    return this.waiters.wait(id, timeoutMs === undefined ? undefined : Math.max(0, timeoutMs - (Date.now() - askedAt)));
+    }
   }
 
   /** Adds a job, waits for it, and returns its value or throws JobFailedError. */
   async runJob(task: string, args?: unknown): Promise<unknown> {
-    const id = await this.addJob({ task, args });
-    const result = await this.getJobResult(id, { wait: true });
+    this.assertUsable();
+    const record = this.jobRecord({ task, args });
+    // Registered before the publish: the completion cannot overtake the wait.
+    const wait = this.waiters.register(record.id);
+    try {
+      const [outcome] = await withinPayloadLimit(`job "${record.id}" (its args)`, () => this.backend.jobs.add([record]));
+      if (outcome === 'duplicate') throw new ConflictingIdError('job', record.id);
+      this.emit('JobAdded', { jobId: record.id, task });
+    } catch (error) {
+      wait.cancel();
+      throw error;
+    }
+    const result = await wait.result;
     if (!result) throw new RuntimeStoppedError();
     if (result.outcome === 'success') return result.returnValue;
-    throw new JobFailedError(id, result.outcome, result.error?.message ?? result.outcome, result.error?.name, result.error?.stack);
+    throw new JobFailedError(record.id, result.outcome, result.error?.message ?? result.outcome, result.error?.name, result.error?.stack);
   }
 
   /**
@@ -236,25 +264,32 @@ export class Runtime {
    */
   async cancelJob(id: string): Promise<boolean> {
     this.assertUsable();
-    const stored = await this.backend.jobs.get(id);
-    if (!stored) {
-      if (await this.backend.results.get(id)) return false;
-      throw new JobLookupError(id);
+    const now = (): Date => new Date(this.backend.clock.now());
+    const cancelled = (job: JobRecord): JobResult => ({ jobId: id, outcome: 'cancelled', finishedAt: now(), attempt: job.attempt });
+    const outcome = await this.backend.jobs.cancelQueued(id, cancelled, (job) => job.resultTtlMs);
+    if (outcome === 'unknown') throw new JobLookupError(id);
+    if (outcome === 'finished') return false;
+    if (outcome === 'cancelled') {
+      const found = await this.backend.jobs.get(id).catch(() => null);
+      const job = found?.state.phase === 'done' ? found.state.job : null;
+      this.emit('JobReleased', { jobId: id, task: job?.task ?? '?', outcome: 'cancelled', attempt: job?.attempt ?? 1 });
+      return true;
     }
-    if (await this.backend.results.get(id)) return false;
-    const holder = await this.backend.leases.holder(jobLeaseKey(id));
-    if (holder) {
-      this.emit('JobCancelRequested', { jobId: id });
-      const result = await this.waiters.wait(id, this.opts.leaseDurationMs * 2);
-      if (result) return result.outcome === 'cancelled';
-    }
-    const now = new Date(this.backend.clock.now());
-    const written = await this.backend.results.create(
-      { jobId: id, outcome: 'cancelled', finishedAt: now, attempt: stored.record.attempt },
-      { ttlMs: stored.record.resultTtlMs },
-    );
-    if (written) this.emit('JobReleased', { jobId: id, task: stored.record.task, outcome: 'cancelled', attempt: stored.record.attempt });
-    return written !== null;
+    // Running: ask its holder, which aborts the task and commits `cancelled` under its lease.
+    const before = await this.backend.jobs.lookup(id);
+    const wait = this.waiters.register(id, this.opts.leaseDurationMs * 2);
+    this.emit('JobCancelRequested', { jobId: id });
+    this.backend.jobs.requestCancel(id);
+    const result = await wait.result;
+    if (result) return result.outcome === 'cancelled';
+    // No answer: if the holder has not written since (it is gone), end the job here, fenced on
+    // the revision seen before asking.
+    if (before?.state.phase !== 'running') return false;
+    const { task, attempt } = before.state;
+    const job: JobRecord = before.job ?? { id, task, args: null, createdAt: now(), attempt, resultTtlMs: this.opts.defaultResultTtlMs };
+    const written = await this.backend.jobs.cancelAbandoned(id, before.revision, job, cancelled(job), job.resultTtlMs);
+    if (written) this.emit('JobReleased', { jobId: id, task: job.task, outcome: 'cancelled', attempt: job.attempt });
+    return written;
   }
 
   // ---- schedules ----------------------------------------------------------------------------
@@ -322,36 +357,41 @@ export class Runtime {
       .catch(() => undefined);
   }
   private readonly startedAt = new Date();
-  private clusterTasks = new Set<string>();
-  private clusterTasksAt = 0;
 
-  private async assertTaskKnown(task: string): Promise<void> {
-    if (typeof task !== 'string' || task.length === 0) throw new InvalidOptionError('task', 'must be a task name');
-    if (this.tasks.has(task)) return;
-    // Listing nodes costs a scan of the nodes bucket (a consumer on NATS): cache the cluster's task
-    // names briefly, and look again at most once a second for a name not seen yet.
-    const now = Date.now();
-    const fresh = now - this.clusterTasksAt < CLUSTER_TASKS_TTL_MS;
-    if (fresh && this.clusterTasks.has(task)) return;
-    if (now - this.clusterTasksAt >= 1_000) {
-      const nodes = await this.backend.nodes.listNodes();
-      this.clusterTasks = new Set(nodes.flatMap((n) => n.tasks ?? []));
-      this.clusterTasksAt = now;
-    }
-    if (this.clusterTasks.has(task)) return;
-    throw new UnknownTaskError(task);
+  /** The record of a job to add, validated (the task need not be registered on any node yet). */
+  private jobRecord(opts: AddJobOptions): JobRecord {
+    const id = opts.id ?? randomUUID();
+    if (typeof id !== 'string' || id.length === 0) throw new InvalidOptionError('id', 'must be a non-empty string');
+    assertTaskName(opts.task);
+    assertPlainData(opts.args, 'args');
+    return {
+      id,
+      task: opts.task,
+      args: opts.args ?? null,
+      createdAt: new Date(this.backend.clock.now()),
+      attempt: 1,
+      resultTtlMs: opts.resultTtl === undefined ? this.opts.defaultResultTtlMs : parseDuration(opts.resultTtl, 'resultTtl'),
+    };
   }
 
   private emit<T extends RuntimeEventType>(type: T, fields: EventFields<T>): void {
+    if (!this.backend.events.wanted()) return;
     const event = buildEvent(type, this.nodeId, new Date(this.backend.clock.now()), fields);
-    this.backend.events.publish(event).catch((error: unknown) => {
-      if (this.lifecycle !== 'stopped') console.error(`[jobchart] publishing ${type} failed:`, error);
-    });
+    try {
+      this.backend.events.publish(event);
+    } catch (error) {
+      if (this.lifecycle !== 'stopped') this.node.reportError(error, `publishing ${type}`);
+    }
   }
 
   private assertUsable(): void {
     if (this.lifecycle === 'stopped' || this.lifecycle === 'stopping') throw new RuntimeStoppedError();
   }
+}
+
+/** Task names are checked for shape only: a producer may add jobs before any worker for them runs. */
+function assertTaskName(task: unknown): asserts task is string {
+  if (typeof task !== 'string' || task.length === 0) throw new InvalidOptionError('task', 'must be a task name (a non-empty string)');
 }
 
 /** An error that may pass (timeout, no responders, disconnected), as opposed to a corrupt record or a closed store. */

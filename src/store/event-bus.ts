@@ -1,84 +1,166 @@
 /**
- * Publishing and receiving runtime events. Both backends send events through `encodeEvent` /
- * `decodeEvent` (msgpack, Dates preserved), so a memory listener never shares an object with the
- * publisher and sees exactly the shapes a NATS listener sees. Delivery is at-most-once and
- * asynchronous; a node also receives its own events.
+ * Publishing and receiving runtime events, cluster-wide and at most once.
+ *
+ * Events are off the hot path unless someone listens:
+ * - a node with listeners says so on the `interest` channel (at once, then every few seconds), and
+ *   every node publishes events only while such a word is fresh (`wanted()`), so a cluster where
+ *   nobody listens spends nothing on them;
+ * - a node collects what it publishes during one turn of the event loop and sends it as ONE message
+ *   on the `events` channel (msgpack, Dates preserved);
+ * - a node listens to that channel only while it has listeners of its own.
+ * Both backends carry the same bytes, so a memory listener never shares an object with the publisher.
+ * A listener attached just now receives the events published after its word reached the
+ * publisher: on NATS, anything that happens after a call made on the same connection.
  */
 import { Packr } from 'msgpackr';
 import { RuntimeEventType, type RuntimeEvent, type RuntimeEventListener, type RuntimeEventMap } from './runtime-event.js';
+import { SignalChannel, type SignalTransport } from './signals.js';
 
 export interface EventBus {
-  /** Sends `event` to every subscriber in the cluster (this node included). */
-  publish(event: RuntimeEvent): Promise<void>;
-  /** Receives every event; resolves nothing, returns an unsubscribe function. */
+  /** Whether anyone in the cluster listens now (publishing while not is a no-op). */
+  wanted(): boolean;
+  /** Sends `event` to every listener in the cluster (this node included), batched per event-loop turn. */
+  publish(event: RuntimeEvent): void;
+  /** Receives every event; returns an unsubscribe function. */
   subscribe(listener: RuntimeEventListener): () => void;
   /** Receives events of one type. */
   on<T extends RuntimeEventType>(type: T, listener: (event: RuntimeEventMap[T]) => void): () => void;
+  /** Sends what is batched now (before closing the connection). */
+  flush(): void;
+  /** Stops listening for interest and announcing it (on close). */
+  close(): void;
 }
 
-const EVENT_VERSION = 1;
+/** How often a node with listeners repeats that it listens. */
+export const INTEREST_ANNOUNCE_MS = 5_000;
+/** How long a word of interest keeps publishers publishing. */
+export const INTEREST_TTL_MS = 3 * INTEREST_ANNOUNCE_MS;
+
+const EVENT_VERSION = 2;
+const BATCH_KEY = 'batch';
+const INTEREST_KEY = 'listening';
+const NO_DATA = new Uint8Array(0);
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 const knownTypes = new Set<string>(Object.values(RuntimeEventType));
 
-export function encodeEvent(event: RuntimeEvent): Uint8Array {
+function assertKnown(event: RuntimeEvent): void {
   if (!knownTypes.has(event.type)) throw new TypeError(`unknown runtime event type "${String(event.type)}"; use one of ${[...knownTypes].join(', ')}`);
-  return packr.pack({ v: EVENT_VERSION, e: event });
 }
 
-/** The event in `bytes`, or null for anything that is not a well-formed event of a known type. */
-export function decodeEvent(bytes: Uint8Array): RuntimeEvent | null {
+/** Encodes a batch of events (one message on the wire). */
+export function encodeEvents(events: readonly RuntimeEvent[]): Uint8Array {
+  for (const event of events) assertKnown(event);
+  return packr.pack({ v: EVENT_VERSION, es: events });
+}
+
+/** The well-formed events of known types in `bytes`; anything else is skipped. */
+export function decodeEvents(bytes: Uint8Array): RuntimeEvent[] {
+  let envelope: { v?: unknown; es?: unknown };
   try {
-    const envelope = packr.unpack(bytes) as { v?: unknown; e?: unknown };
-    if (typeof envelope !== 'object' || envelope === null || envelope.v !== EVENT_VERSION) return null;
-    const event = envelope.e as { type?: unknown; timestamp?: unknown; nodeId?: unknown } | null;
-    if (typeof event !== 'object' || event === null) return null;
-    if (typeof event.type !== 'string' || !knownTypes.has(event.type)) return null;
-    if (!(event.timestamp instanceof Date) || typeof event.nodeId !== 'string') return null;
-    return event as RuntimeEvent;
+    envelope = packr.unpack(bytes) as { v?: unknown; es?: unknown };
   } catch {
-    return null;
+    return [];
   }
+  if (typeof envelope !== 'object' || envelope === null || envelope.v !== EVENT_VERSION || !Array.isArray(envelope.es)) return [];
+  return envelope.es.filter(isWellFormed);
 }
 
-/**
- * Fans decoded events out to local listeners; the transport (NATS subscription or in-process
- * hub) calls `deliver` with raw bytes.
- */
-export class LocalEventListeners {
-  readonly #all = new Set<RuntimeEventListener>();
+function isWellFormed(value: unknown): value is RuntimeEvent {
+  if (typeof value !== 'object' || value === null) return false;
+  const event = value as { type?: unknown; timestamp?: unknown; nodeId?: unknown };
+  return typeof event.type === 'string' && knownTypes.has(event.type) && event.timestamp instanceof Date && typeof event.nodeId === 'string';
+}
 
-  get size(): number {
-    return this.#all.size;
+/** The event bus of one node on a store's signal channel. */
+export class SignalEventBus implements EventBus {
+  readonly #listeners = new Set<RuntimeEventListener>();
+  #pending: RuntimeEvent[] = [];
+  #flushScheduled = false;
+  #stopListening: (() => void) | null = null;
+  #interestUntil = 0;
+  #announcer: NodeJS.Timeout | null = null;
+  readonly #stopInterest: () => void;
+
+  constructor(
+    private readonly signals: SignalTransport,
+    private readonly now: () => number,
+    /** Where a listener's exception goes (never to the publisher). */
+    private readonly onListenerError: (error: unknown, event: RuntimeEvent) => void = () => undefined,
+  ) {
+    this.#stopInterest = signals.listen(SignalChannel.interest, () => {
+      this.#interestUntil = Math.max(this.#interestUntil, this.now() + INTEREST_TTL_MS);
+    });
   }
 
-  add(listener: RuntimeEventListener): () => void {
+  wanted(): boolean {
+    return this.#listeners.size > 0 || this.now() < this.#interestUntil;
+  }
+
+  publish(event: RuntimeEvent): void {
+    assertKnown(event);
+    if (!this.wanted()) return;
+    this.#pending.push(event);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.#flushScheduled = false;
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    this.signals.send(SignalChannel.events, BATCH_KEY, encodeEvents(batch));
+  }
+
+  subscribe(listener: RuntimeEventListener): () => void {
     // Wrapped so the same function can be subscribed twice and removed independently.
     const entry: RuntimeEventListener = (event) => listener(event);
-    this.#all.add(entry);
+    this.#listeners.add(entry);
+    if (this.#stopListening === null) {
+      this.#stopListening = this.signals.listen(SignalChannel.events, (_key, data) => this.#deliver(data));
+      this.#announce();
+      this.#announcer = setInterval(() => this.#announce(), INTEREST_ANNOUNCE_MS);
+      this.#announcer.unref();
+    }
     return () => {
-      this.#all.delete(entry);
+      this.#listeners.delete(entry);
+      if (this.#listeners.size === 0) this.#stopListen();
     };
   }
 
-  addTyped<T extends RuntimeEventType>(type: T, listener: (event: RuntimeEventMap[T]) => void): () => void {
-    return this.add((event) => {
+  close(): void {
+    this.#stopListen();
+    this.#stopInterest();
+  }
+
+  #announce(): void {
+    this.signals.send(SignalChannel.interest, INTEREST_KEY, NO_DATA);
+  }
+
+  #stopListen(): void {
+    if (this.#announcer) clearInterval(this.#announcer);
+    this.#announcer = null;
+    this.#stopListening?.();
+    this.#stopListening = null;
+  }
+
+  on<T extends RuntimeEventType>(type: T, listener: (event: RuntimeEventMap[T]) => void): () => void {
+    return this.subscribe((event) => {
       if (event.type === type) listener(event as RuntimeEventMap[T]);
     });
   }
 
-  deliver(bytes: Uint8Array): void {
-    const event = decodeEvent(bytes);
-    if (!event) return; // foreign or malformed publication on our subject: ignored by design
-    for (const listener of [...this.#all]) {
-      try {
-        listener(event);
-      } catch (err) {
-        console.error(`[jobchart] a ${event.type} event listener threw:`, err);
+  #deliver(bytes: Uint8Array): void {
+    for (const event of decodeEvents(bytes)) {
+      for (const listener of [...this.#listeners]) {
+        try {
+          listener(event);
+        } catch (error) {
+          this.onListenerError(error, event);
+        }
       }
     }
-  }
-
-  clear(): void {
-    this.#all.clear();
   }
 }

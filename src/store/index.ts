@@ -1,10 +1,11 @@
 /** jobchart's storage layer: KV leases, records, dispatch and events on memory or NATS JetStream. */
 export { systemClock } from './clock.js';
 export type { StoreClock, TimerHandle } from './clock.js';
-export { encodeEvent, decodeEvent } from './event-bus.js';
+export { encodeEvents, decodeEvents, SignalEventBus } from './event-bus.js';
 export type { EventBus } from './event-bus.js';
-export type { FetchOptions, JobDelivery, JobDispatch } from './job-dispatch.js';
-export { JobRepository } from './job-repository.js';
+export type { JobQueue, PublishOutcome, QueueDelivery, QueueFetchOptions, QueueMessage } from './job-queue.js';
+export { JobStore } from './job-store.js';
+export type { AcquireOutcome, CancelOutcome, JobDelivery, JobLease, JobLookup, StoredJobState } from './job-store.js';
 export { keyMatches } from './kv-bucket.js';
 export type { BucketSpec, KvBucket, KvChange, KvEntry, KvWatchOptions } from './kv-bucket.js';
 export { isLeaseLost, LeaseLostReason } from './lease.js';
@@ -17,14 +18,13 @@ export { NodeRegistry } from './node-registry.js';
 export type { NodeInfo } from './node-registry.js';
 export { RecordRepository } from './record-repository.js';
 export type { Listing, RecordFormat, Stored } from './record-repository.js';
-export { ResultRepository } from './result-repository.js';
-export type { StoredResult, WaitForResultOptions } from './result-repository.js';
 export { RuntimeEventType } from './runtime-event.js';
 export type { RuntimeEvent, RuntimeEventListener, RuntimeEventMap } from './runtime-event.js';
 export { ScheduleRepository } from './schedule-repository.js';
-export { BucketName, resolveStoreOptions } from './store-backend.js';
+export { SignalChannel } from './signals.js';
+export type { SignalTransport } from './signals.js';
+export { BucketName, INTERNAL_LEASE_KEYS, resolveStoreOptions } from './store-backend.js';
 export type {
-  CompleteJobOutcome,
   ConnectionState,
   OpenStoreOptions,
   StoreBackend,

@@ -24,7 +24,7 @@ export class RevisionConflictError extends Error {
 }
 
 /** Which repository a corrupt record was found in. */
-export type RecordBucket = 'schedules' | 'jobs' | 'results';
+export type RecordBucket = 'schedules' | 'jobs';
 
 /** A stored value that the codec refuses; carries the id (from the key) so callers can report it. */
 export class CorruptRecordError extends Error {

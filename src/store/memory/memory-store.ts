@@ -6,9 +6,9 @@
  */
 import { setMaxListeners } from 'node:events';
 import { systemClock, type StoreClock } from '../clock.js';
-import { LocalEventListeners, encodeEvent, type EventBus } from '../event-bus.js';
-import type { FetchOptions, JobDelivery, JobDispatch } from '../job-dispatch.js';
+import type { JobQueue, QueueDelivery, QueueFetchOptions } from '../job-queue.js';
 import type { KvBucket } from '../kv-bucket.js';
+import type { SignalChannel, SignalTransport } from '../signals.js';
 import {
   assembleBackend,
   BucketName,
@@ -35,7 +35,8 @@ export interface MemoryStoreOptions {
 class MemoryCluster {
   readonly buckets = new Map<string, MemoryBucket>();
   queue: MemoryWorkQueue | null = null;
-  readonly eventHubs = new Set<LocalEventListeners>();
+  /** Signal listeners of every open handle, by channel. */
+  readonly signalListeners = new Map<SignalChannel, Set<(key: string, data: Uint8Array) => void>>();
 
   constructor(
     readonly clock: StoreClock,
@@ -54,8 +55,8 @@ class MemoryCluster {
     return created;
   }
 
-  workQueue(ackWaitMs: number): MemoryWorkQueue {
-    if (!this.queue) this.queue = new MemoryWorkQueue(this.clock, ackWaitMs);
+  workQueue(ackWaitMs: number, duplicateWindowMs: number): MemoryWorkQueue {
+    if (!this.queue) this.queue = new MemoryWorkQueue(this.clock, ackWaitMs, duplicateWindowMs);
     if (this.queue.ackWaitMs !== ackWaitMs) {
       throw new StoreConfigError(
         `the dispatch queue already has an ack wait of ${this.queue.ackWaitMs} ms but this node asks for ${ackWaitMs} ms: ` +
@@ -77,13 +78,12 @@ function ttlMismatch(name: string, existing: number, wanted: number): StoreConfi
 class MemoryDriver implements StoreDriver {
   readonly kind = 'memory';
   readonly buckets: Record<BucketName, KvBucket>;
-  readonly dispatch: JobDispatch;
-  readonly events: EventBus;
+  readonly queue: JobQueue;
+  readonly signals: SignalTransport;
   #state: ConnectionState = 'up';
   readonly #stateListeners = new Set<(state: ConnectionState) => void>();
   readonly #cleanups = new Set<() => void>();
   readonly #closing = new AbortController();
-  readonly #listeners = new LocalEventListeners();
 
   constructor(
     private readonly cluster: MemoryCluster,
@@ -92,7 +92,6 @@ class MemoryDriver implements StoreDriver {
     const ttl: Record<BucketName, number> = {
       schedules: 0,
       jobs: 0,
-      results: 0,
       leases: opts.leaseDurationMs,
       nodes: opts.nodeTtlMs,
     };
@@ -101,17 +100,29 @@ class MemoryDriver implements StoreDriver {
     const buckets = {} as Record<BucketName, KvBucket>;
     for (const name of Object.values(BucketName)) buckets[name] = this.#guardBucket(cluster.bucket(name, ttl[name]));
     this.buckets = buckets;
-    this.dispatch = this.#guardDispatch(cluster.workQueue(opts.ackWaitMs));
-    cluster.eventHubs.add(this.#listeners);
-    this.#cleanups.add(() => cluster.eventHubs.delete(this.#listeners));
-    this.events = {
-      publish: async (event) => {
-        this.#assertOpen('publish');
-        const bytes = encodeEvent(event);
-        for (const hub of cluster.eventHubs) queueMicrotask(() => hub.deliver(bytes));
+    this.queue = this.#guardQueue(cluster.workQueue(opts.ackWaitMs, opts.duplicateWindowMs));
+    this.signals = {
+      send: (channel, key, data) => {
+        if (this.#state === 'closed') return;
+        const listeners = cluster.signalListeners.get(channel);
+        if (!listeners || listeners.size === 0) return;
+        // Asynchronous like a NATS subscription: never inside the sender's call stack.
+        queueMicrotask(() => {
+          for (const listener of [...listeners]) listener(key, data);
+        });
       },
-      subscribe: (listener) => this.#listeners.add(listener),
-      on: (type, listener) => this.#listeners.addTyped(type, listener),
+      listen: (channel, listener) => {
+        let set = cluster.signalListeners.get(channel);
+        if (!set) cluster.signalListeners.set(channel, (set = new Set()));
+        const entry = (key: string, data: Uint8Array): void => listener(key, data);
+        set.add(entry);
+        const stop = (): void => {
+          set.delete(entry);
+          this.#cleanups.delete(stop);
+        };
+        this.#cleanups.add(stop);
+        return stop;
+      },
     };
   }
 
@@ -132,8 +143,7 @@ class MemoryDriver implements StoreDriver {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#closing.abort();
-    for (const cleanup of this.#cleanups) cleanup();
-    this.#listeners.clear();
+    for (const cleanup of [...this.#cleanups]) cleanup();
     for (const listener of this.#stateListeners) listener('closed');
     this.#stateListeners.clear();
   }
@@ -169,38 +179,37 @@ class MemoryDriver implements StoreDriver {
     };
   }
 
-  #guardDispatch(queue: MemoryWorkQueue): JobDispatch {
+  #guardQueue(queue: MemoryWorkQueue): JobQueue {
     const closing = this.#closing.signal;
-    const detach = (delivery: JobDelivery): JobDelivery => ({
+    const detach = (delivery: QueueDelivery): QueueDelivery => ({
       jobId: delivery.jobId,
+      data: delivery.data,
+      seq: delivery.seq,
       deliveryCount: delivery.deliveryCount,
       // After close this node is gone: like a closed NATS connection, it can no longer settle.
-      ack: async () => {
-        this.#assertOpen('ack');
-        await delivery.ack();
-      },
+      ack: () => !closing.aborted && delivery.ack(),
       nak: (delayMs) => !closing.aborted && delivery.nak(delayMs),
       working: () => !closing.aborted && delivery.working(),
       term: () => !closing.aborted && delivery.term(),
     });
     return {
-      enqueue: async (jobId) => {
-        this.#assertOpen('enqueue');
-        queue.enqueue(jobId);
+      publish: async (messages) => {
+        this.#assertOpen('publish');
+        return queue.publish(messages);
       },
-      fetch: async (max: number, opts: FetchOptions = {}) => {
+      fetch: async (max: number, opts: QueueFetchOptions = {}) => {
         this.#assertOpen('fetch');
         const signal = opts.signal ? AbortSignal.any([opts.signal, closing]) : closing;
         const deliveries = await queue.fetch(max, { ...opts, signal });
         return deliveries.map(detach);
       },
-      onJobAvailable: (listener) => {
-        const stop = queue.onJobAvailable(listener);
-        this.#cleanups.add(stop);
-        return () => {
-          stop();
-          this.#cleanups.delete(stop);
-        };
+      peek: async (jobId) => {
+        this.#assertOpen('peek');
+        return queue.peek(jobId);
+      },
+      depth: async () => {
+        this.#assertOpen('depth');
+        return queue.size;
       },
     };
   }
@@ -213,7 +222,7 @@ export function memoryStore(opts: MemoryStoreOptions = {}): StoreFactory {
     kind: 'memory',
     async open(openOpts: OpenStoreOptions): Promise<StoreBackend> {
       const resolved = resolveStoreOptions(openOpts);
-      return assembleBackend(new MemoryDriver(cluster, resolved), resolved);
+      return assembleBackend(new MemoryDriver(cluster, resolved), resolved, openOpts.reportError);
     },
   };
 }

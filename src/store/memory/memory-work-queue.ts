@@ -1,18 +1,17 @@
 /**
  * The in-process work queue behind the memory backend's dispatch, with the semantics of a JetStream
- * work-queue stream and one durable pull consumer (explicit ack) as observed on nats-server 2.9.10:
- * - a delivery not acked within `ackWaitMs` is delivered again (deliveryCount + 1);
- * - `working()` restarts the ack wait, `nak(delay)` makes it deliverable after `delay`;
- * - `ack()` from any delivery of the message removes it (the server acks by stream sequence), while
- *   `nak`/`working` from a superseded delivery are ignored.
- * - a fetch returns at once with what is available, else waits for the first message.
+ * work-queue stream and one durable pull consumer (explicit ack) as observed on nats-server 2.9.10
+ * (see `job-queue.ts`): dedup by job id within a window, redelivery after the ack wait, `working()`
+ * restarts it, `nak(delay)` defers it, an ack from a superseded delivery still acks while nak and
+ * working from one are ignored, and a fetch answers at once or waits for the first message.
  */
 import type { StoreClock, TimerHandle } from '../clock.js';
-import type { FetchOptions, JobDelivery } from '../job-dispatch.js';
+import type { PublishOutcome, QueueDelivery, QueueFetchOptions, QueueMessage } from '../job-queue.js';
 
 interface QueuedJob {
   seq: number;
   jobId: string;
+  data: Uint8Array;
   deliveryCount: number;
   /** ready: can be delivered; inflight: awaiting ack; delayed: nak'd with a delay. */
   state: 'ready' | 'inflight' | 'delayed';
@@ -21,34 +20,45 @@ interface QueuedJob {
 
 interface Waiter {
   max: number;
-  resolve: (deliveries: JobDelivery[]) => void;
+  resolve: (deliveries: QueueDelivery[]) => void;
 }
 
 export class MemoryWorkQueue {
   #lastSeq = 0;
   readonly #jobs = new Map<number, QueuedJob>();
+  /** The queued message of each job id (for `peek`). */
+  readonly #byJob = new Map<string, number>();
+  /** Message ids seen within the duplicate window, oldest first, with when they were published. */
+  readonly #recentIds = new Map<string, number>();
   /** Sequences that can be delivered, in delivery order (redeliveries go to the front, like NATS). */
   #ready: number[] = [];
+  #readyHead = 0;
   readonly #waiters: Waiter[] = [];
-  readonly #listeners = new Set<() => void>();
 
   constructor(
     private readonly clock: StoreClock,
     readonly ackWaitMs: number,
+    readonly duplicateWindowMs: number,
   ) {}
 
-  enqueue(jobId: string): void {
-    const seq = ++this.#lastSeq;
-    this.#jobs.set(seq, { seq, jobId, deliveryCount: 0, state: 'ready', timer: null });
-    this.#ready.push(seq);
+  publish(messages: readonly QueueMessage[]): PublishOutcome[] {
+    const now = this.clock.now();
+    this.#forgetOldIds(now);
+    const out: PublishOutcome[] = [];
+    for (const { jobId, data } of messages) {
+      if (this.#recentIds.has(jobId)) {
+        out.push('duplicate');
+        continue;
+      }
+      this.#recentIds.set(jobId, now);
+      const seq = ++this.#lastSeq;
+      this.#jobs.set(seq, { seq, jobId, data: data.slice(), deliveryCount: 0, state: 'ready', timer: null });
+      this.#byJob.set(jobId, seq);
+      this.#ready.push(seq);
+      out.push('queued');
+    }
     this.#serveWaiters();
-    for (const listener of this.#listeners) queueMicrotask(listener);
-  }
-
-  onJobAvailable(listener: () => void): () => void {
-    const wrapped = (): void => listener();
-    this.#listeners.add(wrapped);
-    return () => this.#listeners.delete(wrapped);
+    return out;
   }
 
   /** Jobs in the queue, delivered or not (what NATS reports as messages in the stream). */
@@ -56,7 +66,13 @@ export class MemoryWorkQueue {
     return this.#jobs.size;
   }
 
-  fetch(max: number, opts: FetchOptions = {}): Promise<JobDelivery[]> {
+  peek(jobId: string): { data: Uint8Array; seq: number } | null {
+    const seq = this.#byJob.get(jobId);
+    const job = seq === undefined ? undefined : this.#jobs.get(seq);
+    return job ? { data: job.data.slice(), seq: job.seq } : null;
+  }
+
+  fetch(max: number, opts: QueueFetchOptions = {}): Promise<QueueDelivery[]> {
     if (!Number.isInteger(max) || max < 1) return Promise.reject(new RangeError(`fetch max must be an integer >= 1, got ${max}`));
     const now = this.#take(max);
     const expiresMs = opts.expiresMs ?? 0;
@@ -81,69 +97,87 @@ export class MemoryWorkQueue {
     });
   }
 
+  #forgetOldIds(now: number): void {
+    for (const [id, at] of this.#recentIds) {
+      if (now - at < this.duplicateWindowMs) break;
+      this.#recentIds.delete(id);
+    }
+  }
+
   #serveWaiters(): void {
-    while (this.#waiters.length > 0 && this.#ready.length > 0) {
+    while (this.#waiters.length > 0 && this.#readyHead < this.#ready.length) {
       const waiter = this.#waiters.shift() as Waiter;
       waiter.resolve(this.#take(waiter.max));
     }
   }
 
-  #take(max: number): JobDelivery[] {
-    const out: JobDelivery[] = [];
-    while (out.length < max && this.#ready.length > 0) {
-      const job = this.#jobs.get(this.#ready.shift() as number);
+  #take(max: number): QueueDelivery[] {
+    const out: QueueDelivery[] = [];
+    while (out.length < max && this.#readyHead < this.#ready.length) {
+      const seq = this.#ready[this.#readyHead++] as number;
+      const job = this.#jobs.get(seq);
       if (!job || job.state !== 'ready') continue;
       out.push(this.#deliver(job));
+    }
+    // Compact once the consumed head dominates, so the array does not grow without bound.
+    if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
+      this.#ready = this.#ready.slice(this.#readyHead);
+      this.#readyHead = 0;
     }
     return out;
   }
 
-  #deliver(job: QueuedJob): JobDelivery {
+  #deliver(job: QueuedJob): QueueDelivery {
     job.state = 'inflight';
     job.deliveryCount++;
     const delivered = job.deliveryCount;
-    this.#arm(job, this.ackWaitMs, () => this.#makeReady(job, true));
+    this.#arm(job, this.ackWaitMs);
     const current = (): boolean => this.#jobs.get(job.seq) === job && job.state === 'inflight' && job.deliveryCount === delivered;
     return {
       jobId: job.jobId,
+      data: job.data.slice(),
+      seq: job.seq,
       deliveryCount: delivered,
-      ack: async () => {
-        if (this.#jobs.get(job.seq) !== job) return;
-        this.#disarm(job);
-        this.#jobs.delete(job.seq);
+      ack: () => {
+        if (this.#jobs.get(job.seq) === job) this.#remove(job);
       },
       nak: (delayMs = 0) => {
         if (!current()) return;
         if (delayMs > 0) {
           job.state = 'delayed';
-          this.#arm(job, delayMs, () => this.#makeReady(job, true));
+          this.#arm(job, delayMs);
         } else {
-          this.#makeReady(job, true);
+          this.#makeReady(job);
         }
       },
       working: () => {
-        if (current()) this.#arm(job, this.ackWaitMs, () => this.#makeReady(job, true));
+        if (current()) this.#arm(job, this.ackWaitMs);
       },
       term: () => {
-        if (!current()) return;
-        this.#disarm(job);
-        this.#jobs.delete(job.seq);
+        if (current()) this.#remove(job);
       },
     };
   }
 
-  #makeReady(job: QueuedJob, front: boolean): void {
+  #remove(job: QueuedJob): void {
+    this.#disarm(job);
+    this.#jobs.delete(job.seq);
+    if (this.#byJob.get(job.jobId) === job.seq) this.#byJob.delete(job.jobId);
+  }
+
+  /** Back to the queue, at the front (NATS redelivers before new messages). */
+  #makeReady(job: QueuedJob): void {
     if (this.#jobs.get(job.seq) !== job) return;
     this.#disarm(job);
     job.state = 'ready';
-    if (front) this.#ready.unshift(job.seq);
-    else this.#ready.push(job.seq);
+    if (this.#readyHead > 0) this.#ready[--this.#readyHead] = job.seq;
+    else this.#ready.unshift(job.seq);
     this.#serveWaiters();
   }
 
-  #arm(job: QueuedJob, ms: number, fn: () => void): void {
+  #arm(job: QueuedJob, ms: number): void {
     this.#disarm(job);
-    job.timer = this.clock.setTimeout(fn, ms);
+    job.timer = this.clock.setTimeout(() => this.#makeReady(job), ms);
   }
 
   #disarm(job: QueuedJob): void {

@@ -1,6 +1,7 @@
 /**
  * The distributed store on NATS JetStream (nats-server >= 2.9): KV buckets `<prefix>_<name>`, the
- * dispatch stream, and core subjects `<prefix>.events.<Type>` / `<prefix>.notify.jobs`. Each
+ * dispatch stream `<prefix>_dispatch`, and core subjects `<prefix>.<channel>.<key>` for the signal
+ * channels (job completions, cancel requests, batched events). Each
  * `open()` makes its own connection (one per node), which reconnects forever by default; a drop is
  * reported through `onConnectionChange` ('down', then 'up'), never as an unhandled rejection.
  */
@@ -13,8 +14,8 @@ import {
   type NatsConnection,
   type NodeConnectionOptions,
 } from '@nats-io/transport-node';
-import { LocalEventListeners, encodeEvent, type EventBus } from '../event-bus.js';
 import { systemClock } from '../clock.js';
+import type { SignalChannel, SignalTransport } from '../signals.js';
 import type { KvBucket } from '../kv-bucket.js';
 import {
   assembleBackend,
@@ -30,7 +31,7 @@ import {
 import { validatePrefix } from '../store-keys.js';
 import { StoreClosedError } from '../store-errors.js';
 import { NatsBucket } from './nats-bucket.js';
-import { NatsDispatch } from './nats-dispatch.js';
+import { NatsJobQueue } from './nats-job-queue.js';
 
 /** Node TLS options as @nats-io/transport-node takes them (ca, cert, key, rejectUnauthorized, …). */
 export type NatsTlsOptions = NonNullable<NodeConnectionOptions['tls']>;
@@ -67,19 +68,14 @@ class NatsDriver implements StoreDriver {
   readonly clock = systemClock;
   #state: ConnectionState = 'up';
   readonly #stateListeners = new Set<(state: ConnectionState) => void>();
-  readonly #listeners = new LocalEventListeners();
 
   constructor(
     private readonly nc: NatsConnection,
     readonly buckets: Record<BucketName, KvBucket>,
-    readonly dispatch: NatsDispatch,
+    readonly queue: NatsJobQueue,
     private readonly prefix: string,
+    private readonly reportError: (error: unknown, where: string) => void,
   ) {
-    nc.subscribe(`${prefix}.events.>`, {
-      callback: (err, msg) => {
-        if (!err) this.#listeners.deliver(msg.data);
-      },
-    });
     void this.#watchStatus();
     nc.closed().then(
       () => this.#setState('closed'),
@@ -87,13 +83,25 @@ class NatsDriver implements StoreDriver {
     );
   }
 
-  readonly events: EventBus = {
-    publish: async (event) => {
-      if (this.nc.isClosed()) throw new StoreClosedError('publish');
-      this.nc.publish(`${this.prefix}.events.${event.type}`, encodeEvent(event));
+  /** Core subjects `<prefix>.<channel>.<key>`; the server forwards only to subscribers. */
+  readonly signals: SignalTransport = {
+    send: (channel, key, data) => {
+      if (this.nc.isClosed()) return;
+      try {
+        this.nc.publish(`${this.prefix}.${channel}.${key}`, data);
+      } catch (error) {
+        this.reportError(error, `sending a ${channel} signal`);
+      }
     },
-    subscribe: (listener) => this.#listeners.add(listener),
-    on: (type, listener) => this.#listeners.addTyped(type, listener),
+    listen: (channel: SignalChannel, listener) => {
+      const head = `${this.prefix}.${channel}.`.length;
+      const sub = this.nc.subscribe(`${this.prefix}.${channel}.>`, {
+        callback: (err, msg) => {
+          if (!err) listener(msg.subject.slice(head), msg.data);
+        },
+      });
+      return () => sub.unsubscribe();
+    },
   };
 
   get connectionState(): ConnectionState {
@@ -105,9 +113,12 @@ class NatsDriver implements StoreDriver {
     return () => this.#stateListeners.delete(listener);
   }
 
+  /** Sends what is buffered (the last events, acks) before the connection closes. */
   async close(): Promise<void> {
-    this.#listeners.clear();
-    if (!this.nc.isClosed()) await this.nc.close();
+    if (!this.nc.isClosed()) {
+      await this.nc.flush().catch(() => undefined);
+      await this.nc.close();
+    }
     this.#setState('closed');
   }
 
@@ -130,7 +141,7 @@ class NatsDriver implements StoreDriver {
       try {
         listener(state);
       } catch (err) {
-        console.error('[jobchart] a connection listener threw:', err);
+        this.reportError(err, 'a connection listener threw');
       }
     }
   }
@@ -156,7 +167,12 @@ function connectionOptions(opts: NatsStoreOptions): NodeConnectionOptions {
   return { ...out, ...opts.connection };
 }
 
-async function openDriver(opts: NatsStoreOptions, prefix: string, resolved: ResolvedStoreOptions): Promise<NatsDriver> {
+async function openDriver(
+  opts: NatsStoreOptions,
+  prefix: string,
+  resolved: ResolvedStoreOptions,
+  reportError: (error: unknown, where: string) => void,
+): Promise<NatsDriver> {
   const requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
   const nc = await connect(connectionOptions(opts));
   try {
@@ -166,7 +182,6 @@ async function openDriver(opts: NatsStoreOptions, prefix: string, resolved: Reso
     const ttl: Record<BucketName, number> = {
       schedules: 0,
       jobs: 0,
-      results: 0,
       leases: resolved.leaseDurationMs,
       nodes: resolved.nodeTtlMs,
     };
@@ -174,22 +189,14 @@ async function openDriver(opts: NatsStoreOptions, prefix: string, resolved: Reso
     for (const name of Object.values(BucketName)) {
       buckets[name] = await NatsBucket.open(kvm, nc, `${prefix}_${name}`, ttl[name]);
     }
-    const names = {
-      stream: `${prefix}_dispatch`,
-      subject: `${prefix}.dispatch.jobs`,
-      consumer: `${prefix}_workers`,
-      notifySubject: `${prefix}.notify.jobs`,
-    };
     const inboxPrefix = opts.connection?.inboxPrefix;
-    const dispatch = await NatsDispatch.open(
-      nc,
-      jsm,
-      js,
-      inboxPrefix === undefined ? names : { ...names, inboxPrefix },
-      resolved.ackWaitMs,
+    const names = { stream: `${prefix}_dispatch`, subjectPrefix: `${prefix}.dispatch`, consumer: `${prefix}_workers` };
+    const queue = await NatsJobQueue.open(nc, jsm, js, inboxPrefix === undefined ? names : { ...names, inboxPrefix }, {
+      ackWaitMs: resolved.ackWaitMs,
+      duplicateWindowMs: resolved.duplicateWindowMs,
       requestTimeoutMs,
-    );
-    return new NatsDriver(nc, buckets, dispatch, prefix);
+    });
+    return new NatsDriver(nc, buckets, queue, prefix, reportError);
   } catch (err) {
     await nc.close().catch(() => undefined);
     throw err;
@@ -203,7 +210,8 @@ export function natsStore(opts: NatsStoreOptions): StoreFactory {
     kind: 'nats',
     async open(openOpts: OpenStoreOptions): Promise<StoreBackend> {
       const resolved = resolveStoreOptions(openOpts);
-      return assembleBackend(await openDriver(opts, prefix, resolved), resolved);
+      const reportError = openOpts.reportError ?? (() => undefined);
+      return assembleBackend(await openDriver(opts, prefix, resolved, reportError), resolved, reportError);
     },
   };
 }

@@ -1,7 +1,9 @@
 /**
- * Dispatch on JetStream: a work-queue stream `<prefix>_dispatch` (subject `<prefix>.dispatch.jobs`,
- * file storage) holding job ids, and ONE durable pull consumer `<prefix>_workers` that every worker
- * pulls from, so the server splits jobs among workers and no two workers race for one message.
+ * The dispatch queue on JetStream: a work-queue stream `<prefix>_dispatch` whose messages carry the
+ * encoded job record on the subject `<prefix>.dispatch.<level>.<job token>` (one subject per job,
+ * so a queued job can be looked up by id), deduplicated by job id (`Nats-Msg-Id`) within the
+ * stream's duplicate window, and ONE durable pull consumer `<prefix>_workers` that every worker
+ * pulls from, so the server splits jobs among workers.
  *
  * Fetching speaks the pull protocol directly (`$JS.API.CONSUMER.MSG.NEXT`) instead of the client's
  * `consumer.fetch`, because that fetch only returns once the batch is full or `expires` (>= 1 s)
@@ -13,62 +15,69 @@
  */
 import { AckPolicy, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { createInbox, nanos, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import type { FetchOptions, JobDelivery, JobDispatch } from '../job-dispatch.js';
+import type { JobQueue, PublishOutcome, QueueDelivery, QueueFetchOptions, QueueMessage } from '../job-queue.js';
 import { StoreClosedError, StoreConfigError } from '../store-errors.js';
+import { encodeKeyToken, tryDecodeKeyToken } from '../store-keys.js';
 import { isConsumerNotFound, isStreamNotFound } from './nats-errors.js';
 
-export interface DispatchNames {
+export interface QueueNames {
   stream: string;
-  subject: string;
+  /** Subject prefix of job messages: `<subjectPrefix>.<level>.<job token>`. */
+  subjectPrefix: string;
   consumer: string;
-  notifySubject: string;
   /** The connection's inbox prefix, when permissions require one. */
   inboxPrefix?: string;
 }
 
-const utf8 = new TextDecoder();
+export interface QueueConfig {
+  ackWaitMs: number;
+  duplicateWindowMs: number;
+  requestTimeoutMs: number;
+}
 
-export class NatsDispatch implements JobDispatch {
+/** The one priority level of this version (levels are a subject token, so more can be added). */
+const DEFAULT_LEVEL = 'n';
+
+export class NatsJobQueue implements JobQueue {
   readonly #nextSubject: string;
 
   private constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
-    private readonly names: DispatchNames,
-    private readonly requestTimeoutMs: number,
+    private readonly jsm: JetStreamManager,
+    private readonly names: QueueNames,
+    private readonly config: QueueConfig,
   ) {
     this.#nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${names.stream}.${names.consumer}`;
   }
 
-  /** Creates the stream and the shared consumer if absent; refuses an existing consumer with another ack wait. */
-  static async open(
-    nc: NatsConnection,
-    jsm: JetStreamManager,
-    js: JetStreamClient,
-    names: DispatchNames,
-    ackWaitMs: number,
-    requestTimeoutMs: number,
-  ): Promise<NatsDispatch> {
+  /** Creates the stream and the shared consumer if absent; refuses existing ones that do not fit. */
+  static async open(nc: NatsConnection, jsm: JetStreamManager, js: JetStreamClient, names: QueueNames, config: QueueConfig): Promise<NatsJobQueue> {
+    const subjects = [`${names.subjectPrefix}.>`];
     try {
       const info = await jsm.streams.info(names.stream);
-      if (info.config.retention !== RetentionPolicy.Workqueue) {
-        throw new StoreConfigError(`stream "${names.stream}" exists but is not a work-queue stream: delete it or choose another prefix`);
+      if (info.config.retention !== RetentionPolicy.Workqueue || !info.config.subjects?.includes(subjects[0] as string)) {
+        throw new StoreConfigError(
+          `stream "${names.stream}" exists but is not this version's dispatch queue (work-queue retention on "${subjects[0]}"): ` +
+            'delete it (nats stream rm) or choose another prefix',
+        );
       }
     } catch (err) {
       if (!isStreamNotFound(err)) throw err;
       await jsm.streams.add({
         name: names.stream,
-        subjects: [names.subject],
+        subjects,
         retention: RetentionPolicy.Workqueue,
         storage: StorageType.File,
+        duplicate_window: nanos(config.duplicateWindowMs),
       });
     }
     try {
       const info = await jsm.consumers.info(names.stream, names.consumer);
       const existingMs = Math.round((info.config.ack_wait ?? 30_000_000_000) / 1_000_000);
-      if (existingMs !== ackWaitMs) {
+      if (existingMs !== config.ackWaitMs) {
         throw new StoreConfigError(
-          `consumer "${names.consumer}" exists with ack wait ${existingMs} ms but this node needs ${ackWaitMs} ms: ` +
+          `consumer "${names.consumer}" exists with ack wait ${existingMs} ms but this node needs ${config.ackWaitMs} ms: ` +
             'open every node with the same leaseDurationMs/ackWaitMs',
         );
       }
@@ -77,24 +86,31 @@ export class NatsDispatch implements JobDispatch {
       await jsm.consumers.add(names.stream, {
         durable_name: names.consumer,
         ack_policy: AckPolicy.Explicit,
-        ack_wait: nanos(ackWaitMs),
+        ack_wait: nanos(config.ackWaitMs),
         // Jobs are retried by the runtime's policy, never dropped by the queue.
         max_deliver: -1,
         // The default (1000) would cap the jobs running across the whole cluster.
         max_ack_pending: -1,
       });
     }
-    return new NatsDispatch(nc, js, names, requestTimeoutMs);
+    return new NatsJobQueue(nc, js, jsm, names, config);
   }
 
-  async enqueue(jobId: string): Promise<void> {
-    if (typeof jobId !== 'string' || jobId.length === 0) throw new TypeError(`job id must be a non-empty string, got ${JSON.stringify(jobId)}`);
-    if (this.nc.isClosed()) throw new StoreClosedError('enqueue');
-    await this.js.publish(this.names.subject, jobId);
-    this.nc.publish(this.names.notifySubject);
+  #subject(jobId: string): string {
+    return `${this.names.subjectPrefix}.${DEFAULT_LEVEL}.${encodeKeyToken(jobId)}`;
   }
 
-  async fetch(max: number, opts: FetchOptions = {}): Promise<JobDelivery[]> {
+  async publish(messages: readonly QueueMessage[]): Promise<PublishOutcome[]> {
+    if (this.nc.isClosed()) throw new StoreClosedError('publish');
+    return Promise.all(
+      messages.map(async ({ jobId, data }) => {
+        const ack = await this.js.publish(this.#subject(jobId), data, { msgID: jobId, timeout: this.config.requestTimeoutMs });
+        return ack.duplicate ? 'duplicate' : 'queued';
+      }),
+    );
+  }
+
+  async fetch(max: number, opts: QueueFetchOptions = {}): Promise<QueueDelivery[]> {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`fetch max must be an integer >= 1, got ${max}`);
     if (this.nc.isClosed()) throw new StoreClosedError('fetch');
     const expiresMs = opts.expiresMs ?? 0;
@@ -103,16 +119,25 @@ export class NatsDispatch implements JobDispatch {
       msgs = await this.#pull(1, expiresMs, opts.signal);
       if (msgs.length === 1 && max > 1) msgs = msgs.concat(await this.#pull(max - 1, 0));
     }
-    return msgs.map((msg) => this.#toDelivery(msg));
+    const out: QueueDelivery[] = [];
+    for (const msg of msgs) {
+      const delivery = this.#toDelivery(msg);
+      if (delivery) out.push(delivery);
+      else respondQuietly(msg, '+TERM'); // not a job message of ours: never deliver it again
+    }
+    return out;
   }
 
-  onJobAvailable(listener: () => void): () => void {
-    const sub = this.nc.subscribe(this.names.notifySubject, {
-      callback: (err) => {
-        if (!err) listener();
-      },
-    });
-    return () => sub.unsubscribe();
+  async peek(jobId: string): Promise<{ data: Uint8Array; seq: number } | null> {
+    if (this.nc.isClosed()) throw new StoreClosedError('peek');
+    const msg = await this.jsm.streams.getMessage(this.names.stream, { last_by_subj: this.#subject(jobId) });
+    return msg ? { data: msg.data, seq: msg.seq } : null;
+  }
+
+  async depth(): Promise<number> {
+    if (this.nc.isClosed()) throw new StoreClosedError('depth');
+    const info = await this.jsm.streams.info(this.names.stream);
+    return info.state.messages;
   }
 
   /**
@@ -151,8 +176,8 @@ export class NatsDispatch implements JobDispatch {
           if (got.length >= batch) stopListening();
         },
       });
-      const answerGuard = setTimeout(answer, waitMs + Math.min(1000, this.requestTimeoutMs));
-      const listenGuard = setTimeout(stopListening, waitMs + this.requestTimeoutMs);
+      const answerGuard = setTimeout(answer, waitMs + Math.min(1000, this.config.requestTimeoutMs));
+      const listenGuard = setTimeout(stopListening, waitMs + this.config.requestTimeoutMs);
       listenGuard.unref();
       signal?.addEventListener('abort', answer, { once: true });
       const body = waitMs > 0 ? { batch, expires: nanos(waitMs) } : { batch, no_wait: true };
@@ -164,18 +189,22 @@ export class NatsDispatch implements JobDispatch {
     });
   }
 
-  #toDelivery(msg: Msg): JobDelivery {
+  #toDelivery(msg: Msg): QueueDelivery | null {
+    const token = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+    const jobId = tryDecodeKeyToken(token);
+    if (jobId === null) return null;
     const reply = msg.reply ?? '';
     const tokens = reply.split('.');
-    // $JS.ACK.<stream>.<consumer>.<delivered>.… (v1, 9 tokens) or $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.… (v2)
-    const deliveryCount = Number(tokens.length === 9 ? tokens[4] : tokens[6]) || 1;
+    // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.… (v1, 9 tokens) or $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>.… (v2)
+    const v1 = tokens.length === 9;
+    const deliveryCount = Number(v1 ? tokens[4] : tokens[6]) || 1;
+    const seq = Number(v1 ? tokens[5] : tokens[7]) || 0;
     return {
-      jobId: utf8.decode(msg.data),
+      jobId,
+      data: msg.data,
+      seq,
       deliveryCount,
-      ack: async () => {
-        // A request, not a plain publish: the server confirms (double ack), so "acked" means removed.
-        await this.nc.request(reply, '+ACK', { timeout: this.requestTimeoutMs });
-      },
+      ack: () => respondQuietly(msg, '+ACK'),
       nak: (delayMs = 0) => respondQuietly(msg, delayMs > 0 ? `-NAK ${JSON.stringify({ delay: nanos(delayMs) })}` : '-NAK'),
       working: () => respondQuietly(msg, '+WPI'),
       term: () => respondQuietly(msg, '+TERM'),
@@ -187,7 +216,7 @@ function isStatus(msg: Msg): boolean {
   return msg.data.length === 0 && (msg.headers?.code ?? 0) > 0;
 }
 
-/** nak/working/term are fire-and-forget: on a closed connection the ack wait settles it instead. */
+/** ack/nak/working/term are one-way: on a closed connection the ack wait settles it instead. */
 function respondQuietly(msg: Msg, body: string): void {
   try {
     msg.respond(body);

@@ -1,0 +1,365 @@
+/**
+ * Hosts this node's job actors: one job machine actor per job taken from the queue, created with
+ * the worker as its parent (`createActor(logic, { parent })`, XState's public API: the actor joins
+ * the node's actor system, its SLOT_RELEASED and done event reach the worker, and the inspector
+ * sees it), plus the job machine's effects. Live handles (the delivery, the task's AbortController
+ * and timeout, a task slot lease) stay in a registry keyed by job id beside the actors, never in
+ * machine context.
+ *
+ * Delivery rules: result committed (or the job found finished, or a duplicate message) → ack;
+ * requeued → nak(delay), so it comes back for the next attempt or to another node; held by
+ * someone else → nak(until its lease could lapse); lease lost → nothing (whoever took the job has
+ * its own delivery, and if nobody did, the ack wait brings it back).
+ */
+import { createActor, type AnyActorRef } from 'xstate';
+import { jobMachine } from '../machines/job-machine.js';
+import type { AbortTaskParams, CommitResultParams, JobEvent, RequeueJobParams, RunTaskParams } from '../machines/job-types.js';
+import type { JobContext as MachineContext } from '../machines/job-logic.js';
+import { jobInputFor } from '../machines/worker-plan.js';
+import type { FetchedJob } from '../machines/worker-types.js';
+import { toJobError } from '../machines/job-policy.js';
+import type { JobRecord, JobResult } from '../records.js';
+import { PayloadTooLargeError, SerializationError } from '../errors.js';
+import { RecordTooLargeError, type JobDelivery, type Lease } from '../store/index.js';
+import type { NodeContext } from '../runtime/node-context.js';
+import { assertPlainData } from '../runtime/plain-data.js';
+import type { JobContext as TaskContext } from '../runtime/task-registry.js';
+import { JobLeaseKeeper, machineLeaseLostReason } from './job-lease-keeper.js';
+
+/** How long a task whose cluster-wide slots are all taken waits before its job is offered again. */
+const SLOT_RETRY_MS = 1_000;
+/** How long a delivery whose acquisition failed (store error) waits before it is offered again. */
+const ACQUIRE_RETRY_MS = 1_000;
+
+interface JobHandle {
+  delivery: JobDelivery;
+  actor: AnyActorRef | null;
+  /** The task's AbortController, created when the task first reads `ctx.signal`. */
+  abort: AbortController | null;
+  /** Why the task was aborted, when that happened before it read its signal. */
+  abortedFor: string | null;
+  /** The task is running (its answer is awaited). */
+  taskRunning: boolean;
+  timeout: NodeJS.Timeout | null;
+  slot: Lease | null;
+}
+
+type Sender = (event: JobEvent) => void;
+
+export class JobHost {
+  readonly #handles = new Map<string, JobHandle>();
+  readonly keeper: JobLeaseKeeper;
+  readonly logic;
+
+  constructor(private readonly node: NodeContext) {
+    const { backend } = node;
+    this.keeper = new JobLeaseKeeper(backend.jobs, () => backend.clock.now(), {
+      leaseDurationMs: backend.leaseDurationMs,
+      ackWaitMs: backend.ackWaitMs,
+      onLost: (jobId, lost) =>
+        node.emit('LeaseLost', { key: lost.key, reason: lost.reason, jobId, ...(lost.holder !== undefined ? { holder: lost.holder } : {}) }),
+      onError: (error, jobId) => node.reportError(error, `lease of job ${jobId} (retrying until its deadline)`),
+    });
+    this.logic = jobMachine.provide({
+      actions: {
+        acquireLease: ({ context, self }) => void this.#acquire(context, this.#sender(self)),
+        runTask: ({ context, self }, params: RunTaskParams) => this.#runTask(context, params, this.#sender(self)),
+        abortTask: (_, params: AbortTaskParams) => this.#abortTask(params.jobId, params.reason),
+        commitResult: ({ context, self }, params: CommitResultParams) => void this.#commit(context, params, this.#sender(self)),
+        requeueJob: ({ context, self }, params: RequeueJobParams) => void this.#requeue(context, params, this.#sender(self)),
+      },
+    });
+  }
+
+  /** Jobs with a handle here (fetched and not yet ended). */
+  get size(): number {
+    return this.#handles.size;
+  }
+
+  /** Whether `jobId` has a handle here (a redelivery of it must not start a second actor). */
+  has(jobId: string): boolean {
+    return this.#handles.has(jobId);
+  }
+
+  /** Records the delivery of a fetched job, before the worker decides to start it. */
+  register(jobId: string, delivery: JobDelivery): void {
+    this.#handles.set(jobId, { delivery, actor: null, abort: null, abortedFor: null, taskRunning: false, timeout: null, slot: null });
+  }
+
+  /** Hands an unstarted delivery back to the queue (at once, or after `delayMs`). */
+  giveBack(jobId: string, delayMs = 0): void {
+    const handle = this.#handles.get(jobId);
+    if (!handle || handle.actor) return;
+    this.#handles.delete(jobId);
+    handle.delivery.nak(delayMs);
+  }
+
+  /** Starts a job actor per fetched job, with `worker` as parent. */
+  start(worker: AnyActorRef, jobs: readonly FetchedJob[]): void {
+    for (const item of jobs) {
+      const jobId = item.job.id;
+      const handle = this.#handles.get(jobId);
+      if (!handle || handle.actor) continue;
+      const actor = createActor(this.logic, { parent: worker, id: jobId, input: jobInputFor(item, this.node.nodeId) });
+      handle.actor = actor;
+      actor.subscribe({ complete: () => this.#ended(jobId, handle), error: () => this.#ended(jobId, handle) });
+      actor.start();
+    }
+  }
+
+  /** Sends `event` to the job actor of `jobId`, if it runs here. */
+  send(jobId: string, event: { type: 'CANCEL' } | { type: 'SHUTDOWN' }): boolean {
+    const actor = this.#handles.get(jobId)?.actor;
+    if (!actor || actor.getSnapshot().status !== 'active') return false;
+    actor.send(event);
+    return true;
+  }
+
+  /** Stops keeping leases (the node is closing; jobs still running are redelivered by the queue). */
+  stop(): void {
+    this.keeper.stop();
+    for (const [jobId, handle] of this.#handles) {
+      if (!handle.actor) this.giveBack(jobId);
+    }
+  }
+
+  // ---- effects ------------------------------------------------------------------------------
+
+  #sender(self: AnyActorRef): Sender {
+    return (event) => {
+      if (self.getSnapshot().status === 'active') self.send(event);
+    };
+  }
+
+  async #acquire(context: MachineContext, send: Sender): Promise<void> {
+    const { job } = context;
+    const { backend, nodeId } = this.node;
+    const handle = this.#handles.get(job.id);
+    if (!handle) return send({ type: 'ACQUIRE_FAILED', error: `no delivery registered for job ${job.id}` });
+    const { delivery } = handle;
+    let slot: Lease | null = null;
+    try {
+      const task = this.node.tasks.get(job.task);
+      if (task?.maxRunning) {
+        slot = await backend.leases.acquireSlot(job.task, task.maxRunning, nodeId);
+        if (!slot) {
+          delivery.nak(SLOT_RETRY_MS);
+          return send({ type: 'TASK_SLOTS_FULL', retryInMs: SLOT_RETRY_MS });
+        }
+      }
+      const outcome = await backend.jobs.acquire(delivery, job, nodeId);
+      switch (outcome.status) {
+        case 'acquired':
+          handle.slot = slot;
+          this.keeper.hold(outcome.lease, delivery, { send });
+          if (backend.events.wanted()) this.node.emit('JobAcquired', withSchedule(job, { jobId: job.id, task: job.task, attempt: outcome.job.attempt }));
+          return send({
+            type: 'LEASE_ACQUIRED',
+            lease: { revision: outcome.lease.revision },
+            attempt: outcome.job.attempt,
+            now: outcome.lease.sentAt,
+            previousAttemptAbandoned: outcome.previousAttemptAbandoned,
+          });
+        case 'finished':
+        case 'duplicate':
+          delivery.ack();
+          await this.#releaseSlot(slot);
+          return send({ type: 'LEASE_NOT_ACQUIRED', reason: 'finished' });
+        case 'later':
+          delivery.nak(outcome.retryInMs);
+          await this.#releaseSlot(slot);
+          return send({ type: 'LEASE_NOT_ACQUIRED', reason: outcome.reason === 'not_yet' ? 'not_yet' : 'held_elsewhere' });
+      }
+    } catch (error) {
+      await this.#releaseSlot(slot);
+      delivery.nak(ACQUIRE_RETRY_MS);
+      this.node.reportError(error, `acquiring job ${job.id}`);
+      send({ type: 'ACQUIRE_FAILED', error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  #runTask(context: MachineContext, params: RunTaskParams, send: Sender): void {
+    const { job } = context;
+    const handle = this.#handles.get(job.id);
+    const task = this.node.tasks.get(job.task);
+    if (!handle || !task) {
+      send({ type: 'TASK_FAILED', error: { name: 'Error', message: `task "${job.task}" is not registered on node ${this.node.nodeId}` } });
+      return;
+    }
+    handle.taskRunning = true;
+    if (params.timeoutMs !== null) {
+      handle.timeout = setTimeout(() => {
+        handle.timeout = null;
+        send({ type: 'TIMEOUT' });
+      }, params.timeoutMs);
+    }
+    const ctx = taskContext(job, params.attempt, handle);
+    // An answer after the abort is nobody's business: the machine has moved on.
+    const succeed = (value: unknown): void => {
+      if (!handle.taskRunning) return;
+      handle.taskRunning = false;
+      send({ type: 'TASK_SUCCEEDED', value });
+    };
+    const fail = (error: unknown): void => {
+      if (!handle.taskRunning) return;
+      handle.taskRunning = false;
+      send({ type: 'TASK_FAILED', error: toJobError(error) });
+    };
+    let returned: unknown;
+    try {
+      returned = task.fn(job.args, ctx);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    if (isThenable(returned)) returned.then(succeed, fail);
+    else succeed(returned);
+  }
+
+  #abortTask(jobId: string, reason: AbortTaskParams['reason']): void {
+    const handle = this.#handles.get(jobId);
+    if (!handle) return;
+    this.#clearTimeout(handle);
+    this.#abort(handle, `job ${jobId} aborted: ${reason.replace('_', ' ')}`);
+  }
+
+  /** Aborts the task's signal (created lazily: a task that never read it has nothing to stop). */
+  #abort(handle: JobHandle, why: string): void {
+    if (!handle.taskRunning) return;
+    handle.taskRunning = false;
+    if (handle.abort) handle.abort.abort(new Error(why));
+    else handle.abortedFor = why;
+  }
+
+  async #commit(context: MachineContext, params: CommitResultParams, send: Sender): Promise<void> {
+    const { job } = context;
+    const handle = this.#handles.get(job.id);
+    if (handle) this.#clearTimeout(handle);
+    let result: JobResult = { ...params.result, finishedAt: new Date(this.node.backend.clock.now()) };
+    // A return value that is not plain data would be mangled by the encoder (a function vanishes, a
+    // Map turns into an object): refuse it the way addJob refuses such args.
+    const unstorable = result.outcome === 'success' ? plainDataProblem(result.returnValue, `return value of job "${job.id}"`) : null;
+    if (unstorable) result = asUnstorable(result, unstorable);
+    let outcome;
+    try {
+      outcome = await this.keeper.commit(job.id, result, { resultTtlMs: job.resultTtlMs });
+    } catch (error) {
+      if (!isUnstorableValue(error)) {
+        this.node.reportError(error, `committing job ${job.id}`);
+        return send({ type: 'LEASE_LOST', reason: 'reported' });
+      }
+      // The result cannot be stored (encoder refused it, or over the payload limit): the job still
+      // ends, as an error that says why. Nothing was written, so the lease is where it was.
+      result = asUnstorable(result, publicPayloadError(error, `return value of job "${job.id}"`));
+      outcome = await this.keeper.commit(job.id, result, { resultTtlMs: job.resultTtlMs }).catch((e: unknown) => {
+        this.node.reportError(e, `committing job ${job.id}`);
+        return { status: 'lost', reason: 'reported' } as const;
+      });
+    }
+    if (outcome.status === 'lost') return send({ type: 'LEASE_LOST', reason: outcome.reason });
+    handle?.delivery.ack();
+    await this.#releaseSlot(handle?.slot ?? null);
+    if (handle) handle.slot = null;
+    const committed = outcome.value.result;
+    if (this.node.backend.events.wanted()) {
+      this.node.emit('JobReleased', withSchedule(job, { jobId: job.id, task: job.task, outcome: committed.outcome, attempt: committed.attempt }));
+    }
+    send({ type: 'RESULT_COMMITTED', result: committed });
+  }
+
+  async #requeue(context: MachineContext, params: RequeueJobParams, send: Sender): Promise<void> {
+    const { job } = context;
+    const handle = this.#handles.get(job.id);
+    const now = this.node.backend.clock.now();
+    const next: JobRecord = { ...job, attempt: params.attempt };
+    if (params.delayMs > 0) next.notBefore = new Date(now + params.delayMs);
+    else delete next.notBefore;
+    const outcome = await this.keeper.requeue(job.id, next).catch((error: unknown) => {
+      this.node.reportError(error, `requeueing job ${job.id}`);
+      return { status: 'lost', reason: 'reported' } as const;
+    });
+    if (outcome.status === 'lost') return send({ type: 'LEASE_LOST', reason: outcome.reason });
+    handle?.delivery.nak(params.delayMs);
+    await this.#releaseSlot(handle?.slot ?? null);
+    if (handle) handle.slot = null;
+    send({ type: 'JOB_REQUEUED' });
+  }
+
+  // ---- cleanup ------------------------------------------------------------------------------
+
+  /** The job actor ended (final state or crash): nothing of it may stay behind. */
+  #ended(jobId: string, handle: JobHandle): void {
+    if (this.#handles.get(jobId) === handle) this.#handles.delete(jobId);
+    this.#clearTimeout(handle);
+    this.#abort(handle, `job ${jobId} ended`);
+    this.keeper.drop(jobId);
+    if (handle.slot) void this.#releaseSlot(handle.slot);
+    handle.slot = null;
+  }
+
+  #clearTimeout(handle: JobHandle): void {
+    if (handle.timeout !== null) clearTimeout(handle.timeout);
+    handle.timeout = null;
+  }
+
+  async #releaseSlot(slot: Lease | null): Promise<void> {
+    if (slot) await this.node.backend.leases.release(slot).catch(() => undefined);
+  }
+}
+
+export { machineLeaseLostReason };
+
+/** The task's `ctx`; its `signal` (an AbortController per job) is only made if the task reads it. */
+function taskContext(job: JobRecord, attempt: number, handle: JobHandle): TaskContext {
+  const ctx = {
+    jobId: job.id,
+    task: job.task,
+    attempt,
+    get signal(): AbortSignal {
+      if (!handle.abort) {
+        handle.abort = new AbortController();
+        if (handle.abortedFor !== null) handle.abort.abort(new Error(handle.abortedFor));
+      }
+      return handle.abort.signal;
+    },
+  } as TaskContext;
+  if (job.scheduleId !== undefined) ctx.scheduleId = job.scheduleId;
+  if (job.scheduledFireTime !== undefined) ctx.scheduledFireTime = job.scheduledFireTime;
+  return ctx;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function withSchedule<T extends object>(job: JobRecord, fields: T): T & { scheduleId?: string } {
+  return job.scheduleId === undefined ? fields : { ...fields, scheduleId: job.scheduleId };
+}
+
+/** The result with its return value replaced by the error saying why it could not be stored. */
+function asUnstorable(result: JobResult, error: Error): JobResult {
+  const replaced: JobResult = { ...result, outcome: 'error', error: { name: error.name, message: error.message } };
+  delete replaced.returnValue;
+  return replaced;
+}
+
+function plainDataProblem(value: unknown, what: string): SerializationError | null {
+  try {
+    assertPlainData(value, what);
+    return null;
+  } catch (error) {
+    if (error instanceof SerializationError) return error;
+    throw error;
+  }
+}
+
+/** The store's size error as the public PayloadTooLargeError; other errors as they are. */
+function publicPayloadError(error: unknown, what: string): Error {
+  if (error instanceof RecordTooLargeError) return new PayloadTooLargeError(what, error.bytes, error.maxBytes);
+  return error as Error;
+}
+
+/** An encode failure of the result record (a value msgpack cannot hold, or over max payload). */
+function isUnstorableValue(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof RecordTooLargeError;
+}

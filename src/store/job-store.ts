@@ -1,0 +1,509 @@
+/**
+ * Jobs on a store: the dispatch queue carries each job's record to a worker, and one KV key per job
+ * (`jobs` bucket, no TTL) holds its state — queued, running (the lease) or done (the result). Every
+ * change of that key is a revision-checked write, so:
+ *
+ * - acquiring is one write (`create` on a first delivery), the commit is ONE write that turns the
+ *   running state at the held revision into the done state with the result (G1: a runner whose
+ *   lease was taken over carries a stale revision, whatever the delay on the wire), and a requeue
+ *   is one write to the queued state;
+ * - a takeover only happens when the queue redelivers the job's own message (its holder stopped
+ *   sending `working()` for a whole ack wait, 2 lease durations) AND the running state has not been
+ *   renewed for a lease duration; the taker rewrites the key at the revision it read, which every
+ *   later write of the old holder then misses;
+ * - a message whose job key tracks another message (a duplicate publish past the queue's dedup
+ *   window) or a finished job is acked and dropped: a job runs for one message at a time.
+ *
+ * Round trips of a job that succeeds first time: publish (producer); fetch share, create, commit
+ * (worker); the ack and the completion signal are one-way.
+ */
+import { randomBytes } from 'node:crypto';
+import { decodeRecord, encodeRecord } from '../codec/index.js';
+import type { DoneJobState, JobRecord, JobResult, JobState, QueuedJobState, RunningJobState } from '../records.js';
+import type { StoreClock } from './clock.js';
+import type { JobQueue, PublishOutcome, QueueDelivery, QueueFetchOptions } from './job-queue.js';
+import type { KvBucket } from './kv-bucket.js';
+import { LeaseLostReason, type LeaseLost } from './lease.js';
+import { SignalChannel, type SignalTransport } from './signals.js';
+import { CorruptRecordError, RevisionConflictError } from './store-errors.js';
+import { encodeKeyToken, tryDecodeKeyToken } from './store-keys.js';
+import { DeserializationError } from '../codec/index.js';
+
+/** A delivery of a job, with its record decoded (or the reason it could not be). */
+export interface JobDelivery {
+  readonly jobId: string;
+  /** The record as published; null when the message is corrupt (see `corrupt`). */
+  readonly job: JobRecord | null;
+  readonly corrupt: CorruptRecordError | null;
+  readonly seq: number;
+  readonly deliveryCount: number;
+  ack(): void;
+  nak(delayMs?: number): void;
+  working(): void;
+  term(): void;
+}
+
+/** A held job: the running state at `revision`, which only this holder's writes may move. */
+export interface JobLease {
+  readonly jobId: string;
+  readonly revision: number;
+  readonly state: RunningJobState;
+  /** The job's record with the attempt being run. */
+  readonly job: JobRecord;
+  /** Local time the write that produced `revision` was sent: the holder counts its deadline from it. */
+  readonly sentAt: number;
+}
+
+export type AcquireOutcome =
+  /** The job is ours; `job` carries the attempt to run. */
+  | { status: 'acquired'; lease: JobLease; job: JobRecord; previousAttemptAbandoned: boolean }
+  /** The job has its result already: ack the delivery. */
+  | { status: 'finished' }
+  /** The job's key tracks another message of the same job: ack this one. */
+  | { status: 'duplicate' }
+  /** Someone may still run it (renewed recently), the job waits for its backoff, or a race was lost: nak with the delay. */
+  | { status: 'later'; retryInMs: number; reason: 'held' | 'not_yet' | 'contended' };
+
+/** A job's state with the revision it was read at. */
+export interface StoredJobState {
+  state: JobState;
+  revision: number;
+}
+
+/**
+ * What `lookup` knows of a job: its key's state (revision 0 when it has none yet: only its message
+ * waits in the queue) and its record (from the done state, or from its message).
+ */
+export interface JobLookup {
+  state: JobState;
+  revision: number;
+  job: JobRecord | null;
+}
+
+export type CancelOutcome = 'cancelled' | 'finished' | 'running' | 'unknown';
+
+/** A record for a job known only by its key state (its message is gone): enough for a result. */
+function placeholderRecord(id: string, task: string, attempt: number, now: number): JobRecord {
+  return { id, task, args: null, createdAt: new Date(now), attempt, resultTtlMs: null };
+}
+
+/** A short wait before a delivery whose key changed under us is looked at again. */
+const CONTENDED_RETRY_MS = 100;
+const MIN_HELD_RETRY_MS = 50;
+
+/** Lease ids: a random prefix per process and a counter — unique, and cheaper than random bytes each time. */
+const LEASE_ID_PREFIX = randomBytes(6).toString('base64url');
+let leaseCounter = 0;
+const newLeaseId = (): string => `${LEASE_ID_PREFIX}.${(++leaseCounter).toString(36)}`;
+
+/** The record as it runs for the attempt (and backoff) a state says. */
+function atAttempt(job: JobRecord, state: { attempt: number; notBefore?: Date }): JobRecord {
+  if (job.attempt === state.attempt && job.notBefore === state.notBefore) return job;
+  const next: JobRecord = { ...job, attempt: state.attempt };
+  if (state.notBefore) next.notBefore = state.notBefore;
+  else delete next.notBefore;
+  return next;
+}
+
+export class JobStore {
+  readonly #doneListeners = new Set<(jobId: string, state: DoneJobState) => void>();
+  #stopDone: (() => void) | null = null;
+
+  constructor(
+    private readonly bucket: KvBucket,
+    private readonly queue: JobQueue,
+    private readonly signals: SignalTransport,
+    private readonly clock: StoreClock,
+    /** A running state not renewed for this long (and redelivered) may be taken over. */
+    readonly leaseDurationMs: number,
+    private readonly onCorrupt: (error: CorruptRecordError) => void,
+  ) {}
+
+  // ---- producing ----------------------------------------------------------------------------
+
+  /** Queues each record (one pipelined publish each); `duplicate` when its id was queued recently. */
+  async add(records: readonly JobRecord[]): Promise<PublishOutcome[]> {
+    return this.queue.publish(records.map((job) => ({ jobId: job.id, data: encodeRecord('job', job) })));
+  }
+
+  // ---- working ------------------------------------------------------------------------------
+
+  /** Up to `max` deliveries with their records decoded. */
+  async fetch(max: number, opts?: QueueFetchOptions): Promise<JobDelivery[]> {
+    const deliveries = await this.queue.fetch(max, opts);
+    return deliveries.map((d) => this.#decodeDelivery(d));
+  }
+
+  /**
+   * Takes the job of `delivery` for `nodeId`: one write on a first delivery; on a redelivery, a read
+   * and then a revision-checked write that moves whatever state a vanished holder left.
+   */
+  async acquire(delivery: JobDelivery, job: JobRecord, nodeId: string): Promise<AcquireOutcome> {
+    const leaseId = newLeaseId();
+    const key = encodeKeyToken(delivery.jobId);
+    const { jobId, seq } = delivery;
+    const running = (of: JobRecord, sentAt: number): RunningJobState => ({
+      phase: 'running',
+      task: of.task,
+      attempt: of.attempt,
+      nodeId,
+      leaseId,
+      seq,
+      startedAt: new Date(sentAt),
+      renewedAt: new Date(sentAt),
+    });
+    const take = async (of: JobRecord, expected: number, abandoned: boolean): Promise<AcquireOutcome | null> => {
+      const sentAt = this.clock.now();
+      const state = running(of, sentAt);
+      const revision = await this.#write(key, state, expected);
+      if (revision === null) return null;
+      return { status: 'acquired', lease: { jobId, revision, state, job: of, sentAt }, job: of, previousAttemptAbandoned: abandoned };
+    };
+    try {
+      if (delivery.deliveryCount === 1) {
+        const taken = await take(job, 0, false);
+        if (taken) return taken;
+      }
+      for (let round = 0; round < 2; round++) {
+        const current = await this.#read(key);
+        const now = this.clock.now();
+        if (current === null) {
+          const taken = await take(job, 0, false);
+          if (taken) return taken;
+          continue;
+        }
+        const { state: seen, revision: seenRevision } = current;
+        if (seen.phase === 'done') return { status: 'finished' };
+        if (seen.phase === 'queued') {
+          const waitMs = seen.notBefore ? seen.notBefore.getTime() - now : 0;
+          if (waitMs > 0) return { status: 'later', retryInMs: waitMs, reason: 'not_yet' };
+          const taken = await take(atAttempt(job, { attempt: seen.attempt }), seenRevision, false);
+          if (taken) return taken;
+          continue;
+        }
+        if (seen.leaseId === leaseId) {
+          const of = atAttempt(job, seen);
+          return { status: 'acquired', lease: { jobId, revision: seenRevision, state: seen, job: of, sentAt: seen.renewedAt.getTime() }, job: of, previousAttemptAbandoned: false };
+        }
+        if (seen.seq !== seq) return { status: 'duplicate' };
+        const quietMs = now - seen.renewedAt.getTime();
+        if (quietMs < this.leaseDurationMs) {
+          return { status: 'later', retryInMs: Math.max(MIN_HELD_RETRY_MS, this.leaseDurationMs - quietMs), reason: 'held' };
+        }
+        // The queue redelivered this message (its holder stopped keeping it) and the lease has not
+        // been renewed for a lease duration: the holder vanished mid-attempt.
+        const taken = await take(atAttempt(job, { attempt: seen.attempt }), seenRevision, true);
+        if (taken) return taken;
+      }
+      return { status: 'later', retryInMs: CONTENDED_RETRY_MS, reason: 'contended' };
+    } catch (error) {
+      // The write may have landed with its answer lost: our lease id on the key says so.
+      const after = await this.#read(key).catch(() => null);
+      if (after && after.state.phase === 'running' && after.state.leaseId === leaseId) {
+        const of = atAttempt(job, after.state);
+        return { status: 'acquired', lease: { jobId, revision: after.revision, state: after.state, job: of, sentAt: after.state.renewedAt.getTime() }, job: of, previousAttemptAbandoned: false };
+      }
+      throw error;
+    }
+  }
+
+  /** Renews `lease` (restarts its quiet time) with a write at its revision. */
+  async renew(lease: JobLease): Promise<JobLease | LeaseLost> {
+    const sentAt = this.clock.now();
+    const state: RunningJobState = { ...lease.state, renewedAt: new Date(sentAt) };
+    const key = encodeKeyToken(lease.jobId);
+    const revision = await this.#write(key, state, lease.revision);
+    if (revision !== null) return { jobId: lease.jobId, revision, state, job: lease.job, sentAt };
+    return this.#lost(lease, key);
+  }
+
+  /**
+   * The fenced commit: ONE write turning the running state at the lease's revision into the done
+   * state with `result`. Refused (lease lost) if anyone else wrote the key since. On success the
+   * completion is signalled to result waiters.
+   */
+  async commit(lease: JobLease, result: JobResult, opts: { resultTtlMs: number | null }): Promise<{ status: 'committed'; state: DoneJobState } | LeaseLost> {
+    const expiresAt = opts.resultTtlMs === null ? null : new Date(this.clock.now() + opts.resultTtlMs);
+    const state: DoneJobState = { phase: 'done', job: lease.job, result, expiresAt, leaseId: lease.state.leaseId };
+    const key = encodeKeyToken(lease.jobId);
+    const bytes = encodeRecord('jobState', state);
+    let revision: number | null;
+    try {
+      revision = await this.#writeBytes(key, bytes, lease.revision);
+    } catch (error) {
+      if (await this.#isOwnWrite(key, lease.state.leaseId, 'done')) revision = -1;
+      else throw error;
+    }
+    if (revision === null) {
+      if (!(await this.#isOwnWrite(key, lease.state.leaseId, 'done'))) return this.#lost(lease, key);
+    }
+    this.signals.send(SignalChannel.done, key, bytes);
+    return { status: 'committed', state };
+  }
+
+  /** Puts the job back as queued (`job` carries the attempt and notBefore), fenced like a commit. */
+  async requeue(lease: JobLease, job: JobRecord): Promise<{ status: 'requeued' } | LeaseLost> {
+    const state: QueuedJobState = { phase: 'queued', task: job.task, attempt: job.attempt, leaseId: lease.state.leaseId };
+    if (job.notBefore) state.notBefore = job.notBefore;
+    const key = encodeKeyToken(lease.jobId);
+    let revision: number | null;
+    try {
+      revision = await this.#write(key, state, lease.revision);
+    } catch (error) {
+      if (await this.#isOwnWrite(key, lease.state.leaseId, 'queued')) return { status: 'requeued' };
+      throw error;
+    }
+    if (revision === null && !(await this.#isOwnWrite(key, lease.state.leaseId, 'queued'))) return this.#lost(lease, key);
+    return { status: 'requeued' };
+  }
+
+  /**
+   * Ends a job that cannot run (a corrupt message) with `result`, unless it has a state already.
+   * Resolves to false when it had one.
+   */
+  async settle(jobId: string, job: JobRecord, result: JobResult, opts: { resultTtlMs: number | null }): Promise<boolean> {
+    const expiresAt = opts.resultTtlMs === null ? null : new Date(this.clock.now() + opts.resultTtlMs);
+    const state: DoneJobState = { phase: 'done', job, result, expiresAt };
+    const key = encodeKeyToken(jobId);
+    const bytes = encodeRecord('jobState', state);
+    const revision = await this.#writeBytes(key, bytes, 0);
+    if (revision === null) return false;
+    this.signals.send(SignalChannel.done, key, bytes);
+    return true;
+  }
+
+  // ---- reading ------------------------------------------------------------------------------
+
+  /** The job's key state, or null. Throws CorruptRecordError (after reporting it). */
+  async get(jobId: string): Promise<StoredJobState | null> {
+    return this.#read(encodeKeyToken(jobId));
+  }
+
+  /** The job's state from its key, or from its message while it waits in the queue; null if unknown. */
+  async lookup(jobId: string): Promise<JobLookup | null> {
+    const stored = await this.get(jobId);
+    if (stored && stored.state.phase === 'done') return { ...stored, job: stored.state.job };
+    const queued = await this.queue.peek(jobId);
+    const message = queued ? decodeRecord('job', queued.data) : null;
+    if (stored) return { ...stored, job: message && atAttempt(message, stored.state as { attempt: number; notBefore?: Date }) };
+    if (message) return { state: { phase: 'queued', task: message.task, attempt: message.attempt }, revision: 0, job: message };
+    // Acquired (and its message acked) between the two reads: the key exists now.
+    const late = await this.get(jobId);
+    return late && { ...late, job: late.state.phase === 'done' ? late.state.job : null };
+  }
+
+  /** The result of a finished job, or null (unknown, not finished, or expired). */
+  async result(jobId: string): Promise<JobResult | null> {
+    const stored = await this.get(jobId);
+    return stored && stored.state.phase === 'done' && !this.#expired(stored.state) ? stored.state.result : null;
+  }
+
+  /** Messages waiting in the queue (delivered ones included). */
+  queueDepth(): Promise<number> {
+    return this.queue.depth();
+  }
+
+  // ---- cancelling ---------------------------------------------------------------------------
+
+  /**
+   * Cancels a job that is not running: writes the `cancelled` result (the queue's message is dropped
+   * when it is delivered). `running`: ask its holder with `requestCancel`.
+   */
+  async cancelQueued(jobId: string, result: (job: JobRecord) => JobResult, resultTtlMs: (job: JobRecord) => number | null): Promise<CancelOutcome> {
+    for (let round = 0; round < 3; round++) {
+      const found = await this.lookup(jobId);
+      if (!found) return 'unknown';
+      const { state } = found;
+      if (state.phase === 'done') return 'finished';
+      if (state.phase === 'running') return 'running';
+      const job = found.job ?? placeholderRecord(jobId, state.task, state.attempt, this.clock.now());
+      const done = this.#doneState(job, result(job), resultTtlMs(job));
+      const bytes = encodeRecord('jobState', done);
+      const key = encodeKeyToken(jobId);
+      if ((await this.#writeBytes(key, bytes, found.revision)) !== null) {
+        this.signals.send(SignalChannel.done, key, bytes);
+        return 'cancelled';
+      }
+    }
+    return 'running';
+  }
+
+  /**
+   * Cancels a job whose holder stopped renewing: writes the `cancelled` result at `revision` (the
+   * running state seen before asking the holder). Refused if the holder moved the key meanwhile.
+   */
+  async cancelAbandoned(jobId: string, revision: number, job: JobRecord, result: JobResult, resultTtlMs: number | null): Promise<boolean> {
+    const done = this.#doneState(job, result, resultTtlMs);
+    const bytes = encodeRecord('jobState', done);
+    const key = encodeKeyToken(jobId);
+    if ((await this.#writeBytes(key, bytes, revision)) === null) return false;
+    this.signals.send(SignalChannel.done, key, bytes);
+    return true;
+  }
+
+  /** Asks the node running `jobId` to cancel it (best effort; one-way). */
+  requestCancel(jobId: string): void {
+    this.signals.send(SignalChannel.cancel, encodeKeyToken(jobId), new Uint8Array(0));
+  }
+
+  /** Cancel requests from the whole cluster. */
+  onCancelRequested(listener: (jobId: string) => void): () => void {
+    return this.signals.listen(SignalChannel.cancel, (key) => {
+      const jobId = tryDecodeKeyToken(key);
+      if (jobId !== null) listener(jobId);
+    });
+  }
+
+  /**
+   * Completions from the whole cluster, as they are committed. The channel is listened to only
+   * while someone listens here.
+   */
+  onDone(listener: (jobId: string, state: DoneJobState) => void): () => void {
+    this.#doneListeners.add(listener);
+    if (this.#stopDone === null) {
+      this.#stopDone = this.signals.listen(SignalChannel.done, (key, data) => {
+        const jobId = tryDecodeKeyToken(key);
+        if (jobId === null) return;
+        let state: JobState;
+        try {
+          state = decodeRecord('jobState', data);
+        } catch {
+          return; // foreign or damaged: the waiter's re-read finds the truth
+        }
+        if (state.phase !== 'done') return;
+        for (const l of [...this.#doneListeners]) l(jobId, state);
+      });
+    }
+    return () => {
+      this.#doneListeners.delete(listener);
+      if (this.#doneListeners.size === 0 && this.#stopDone) {
+        this.#stopDone();
+        this.#stopDone = null;
+      }
+    };
+  }
+
+  // ---- housekeeping -------------------------------------------------------------------------
+
+  /** Deletes the keys of finished jobs whose result expired (each at the revision read); resolves to how many. */
+  async sweep(): Promise<number> {
+    const now = this.clock.now();
+    let deleted = 0;
+    for (const entry of await this.bucket.entries()) {
+      let state: JobState;
+      try {
+        state = decodeRecord('jobState', entry.value);
+      } catch {
+        continue;
+      }
+      if (state.phase !== 'done' || state.expiresAt === null || state.expiresAt.getTime() > now) continue;
+      try {
+        await this.bucket.delete(entry.key, { revision: entry.revision });
+        deleted++;
+      } catch (error) {
+        if (!(error instanceof RevisionConflictError)) throw error;
+      }
+    }
+    return deleted;
+  }
+
+  /** Every job state in the bucket, corrupt ones reported and skipped (for listings). */
+  async states(): Promise<StoredJobState[]> {
+    const out: StoredJobState[] = [];
+    for (const entry of await this.bucket.entries()) {
+      const decoded = this.#decode(entry.key, entry.value, entry.revision);
+      if (!(decoded instanceof CorruptRecordError)) out.push(decoded);
+    }
+    return out;
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  #doneState(job: JobRecord, result: JobResult, resultTtlMs: number | null): DoneJobState {
+    const expiresAt = resultTtlMs === null ? null : new Date(this.clock.now() + resultTtlMs);
+    return { phase: 'done', job, result, expiresAt };
+  }
+
+  #expired(state: DoneJobState): boolean {
+    return state.expiresAt !== null && state.expiresAt.getTime() <= this.clock.now();
+  }
+
+  async #isOwnWrite(key: string, leaseId: string, phase: 'done' | 'queued'): Promise<boolean> {
+    const current = await this.#read(key).catch(() => null);
+    return current !== null && current.state.phase === phase && current.state.leaseId === leaseId;
+  }
+
+  /** Revision-checked write (0 = create); null when the key moved (RevisionConflictError). */
+  #write(key: string, state: JobState, expected: number): Promise<number | null> {
+    return this.#writeBytes(key, encodeRecord('jobState', state), expected);
+  }
+
+  async #writeBytes(key: string, bytes: Uint8Array, expected: number): Promise<number | null> {
+    try {
+      return expected === 0 ? await this.bucket.create(key, bytes) : await this.bucket.update(key, bytes, expected);
+    } catch (error) {
+      if (error instanceof RevisionConflictError) return null;
+      throw error;
+    }
+  }
+
+  async #read(key: string): Promise<StoredJobState | null> {
+    const entry = await this.bucket.get(key);
+    if (!entry) return null;
+    const decoded = this.#decode(key, entry.value, entry.revision);
+    if (decoded instanceof CorruptRecordError) throw decoded;
+    return decoded;
+  }
+
+  #decode(key: string, value: Uint8Array, revision: number): StoredJobState | CorruptRecordError {
+    try {
+      return { state: decodeRecord('jobState', value), revision };
+    } catch (error) {
+      const cause = error instanceof DeserializationError ? error : new DeserializationError('jobState', String(error), { cause: error });
+      const corrupt = new CorruptRecordError('jobs', tryDecodeKeyToken(key) ?? key, revision, cause);
+      this.#report(corrupt);
+      return corrupt;
+    }
+  }
+
+  #report(corrupt: CorruptRecordError): void {
+    try {
+      this.onCorrupt(corrupt);
+    } catch {
+      // a throwing callback must not break the read
+    }
+  }
+
+  async #lost(lease: JobLease, key: string): Promise<LeaseLost> {
+    const base = { lost: true as const, key: `job.${key}`, owner: lease.state.nodeId, revision: lease.revision };
+    const current = await this.#read(key).catch(() => null);
+    if (!current) return { ...base, reason: LeaseLostReason.keyGone };
+    if (current.state.phase === 'running') return { ...base, reason: LeaseLostReason.expiredAndTaken, holder: current.state.nodeId };
+    return { ...base, reason: LeaseLostReason.revisionMoved };
+  }
+
+  #decodeDelivery(d: QueueDelivery): JobDelivery {
+    let job: JobRecord | null = null;
+    let corrupt: CorruptRecordError | null = null;
+    try {
+      job = decodeRecord('job', d.data);
+      if (job.id !== d.jobId) throw new DeserializationError('job', `record id "${job.id}" does not match its message's job id "${d.jobId}"`);
+    } catch (error) {
+      const cause = error instanceof DeserializationError ? error : new DeserializationError('job', String(error), { cause: error });
+      corrupt = new CorruptRecordError('jobs', d.jobId, d.seq, cause);
+      job = null;
+      this.#report(corrupt);
+    }
+    return {
+      jobId: d.jobId,
+      job,
+      corrupt,
+      seq: d.seq,
+      deliveryCount: d.deliveryCount,
+      ack: () => d.ack(),
+      nak: (ms) => d.nak(ms),
+      working: () => d.working(),
+      term: () => d.term(),
+    };
+  }
+}
