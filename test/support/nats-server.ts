@@ -2,44 +2,16 @@
  * Starts a private nats-server for a test: config from the repo's nats.conf, a free loopback port,
  * a temporary store dir. It is stopped by the pid this helper started — never any other process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findNatsServerBinary, freePort, NATS_INSTALL_HINT, spawnNatsServer, stopNatsProcess } from './nats-process.js';
+
+export { findNatsServerBinary, freePort, NATS_INSTALL_HINT } from './nats-process.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-export const NATS_INSTALL_HINT =
-  'nats-server not found: install it with `apt-get install -y nats-server` or set NATS_SERVER_BIN=/path/to/nats-server';
-
-/** Finds nats-server through NATS_SERVER_BIN, then PATH, then Debian's /usr/sbin; null when absent. */
-export function findNatsServerBinary(): string | null {
-  const fromEnv = process.env['NATS_SERVER_BIN'];
-  if (fromEnv) return existsSync(fromEnv) ? fromEnv : null;
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/bin'];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const candidate = join(dir, 'nats-server');
-    if (existsSync(candidate)) return candidate;
-  }
-  return null;
-}
-
-/** A free TCP port on 127.0.0.1, chosen by the kernel. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface NatsServerHandle {
   readonly url: string;
@@ -79,49 +51,12 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   let child: ChildProcess | null = null;
 
   const launch = async (): Promise<void> => {
-    const proc = spawn(bin, ['-c', configPath, '-p', String(port), '-a', '127.0.0.1'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = proc;
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`nats-server did not become ready within ${readyTimeoutMs} ms:\n${log}`));
-      }, readyTimeoutMs);
-      const onData = (chunk: Buffer): void => {
-        log += chunk.toString();
-        if (log.includes('Server is ready')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      proc.stdout?.on('data', onData);
-      proc.stderr?.on('data', onData);
-      proc.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`nats-server exited early (code ${code}, signal ${signal}):\n${log}`));
-      });
-    });
-    // Keep draining output so the pipe never fills, and never hold the test process open.
-    proc.stdout?.resume();
-    proc.stderr?.resume();
-    proc.removeAllListeners('exit');
+    child = await spawnNatsServer(bin, ['-c', configPath, '-p', String(port), '-a', '127.0.0.1'], readyTimeoutMs);
   };
 
   const stop = async (): Promise<void> => {
     const proc = child;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
-      child = null;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const killTimer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-      proc.once('exit', () => {
-        clearTimeout(killTimer);
-        resolve();
-      });
-      proc.kill('SIGTERM');
-    });
+    if (proc) await stopNatsProcess(proc);
     child = null;
   };
 
