@@ -17,6 +17,8 @@ export interface NatsServerHandle {
   readonly url: string;
   readonly port: number;
   readonly storeDir: string;
+  /** HTTP monitoring endpoint (`/varz`, `/connz`, …) on loopback, or null when not asked for. */
+  readonly monitorUrl: string | null;
   /** pid of the running server, or null while stopped. */
   readonly pid: number | null;
   /** Stops the server (SIGTERM, then SIGKILL after 5 s). Keeps the store dir for a restart. */
@@ -34,6 +36,8 @@ export interface StartNatsServerOptions {
   port?: number;
   /** How long to wait for "Server is ready" (default 10 s). */
   readyTimeoutMs?: number;
+  /** Serve HTTP monitoring (`-m`): true for a free port, or a port number (default: off). */
+  monitoring?: boolean | number;
 }
 
 /** Starts nats-server from nats.conf on a free loopback port with a temporary store dir. */
@@ -47,11 +51,15 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   const baseConfig = readFileSync(join(repoRoot, 'nats.conf'), 'utf8');
   writeFileSync(configPath, baseConfig.replace(/store_dir:.*$/m, `store_dir: ${JSON.stringify(storeDir)}`));
   const readyTimeoutMs = opts.readyTimeoutMs ?? 10_000;
+  const monitorPort =
+    opts.monitoring === undefined || opts.monitoring === false ? null : opts.monitoring === true ? await freePort() : opts.monitoring;
+  // The config's `host: 127.0.0.1` also binds the monitoring listener, so it stays on loopback.
+  const monitorArgs = monitorPort === null ? [] : ['-m', String(monitorPort)];
 
   let child: ChildProcess | null = null;
 
   const launch = async (): Promise<void> => {
-    child = await spawnNatsServer(bin, ['-c', configPath, '-p', String(port), '-a', '127.0.0.1'], readyTimeoutMs);
+    child = await spawnNatsServer(bin, ['-c', configPath, '-p', String(port), '-a', '127.0.0.1', ...monitorArgs], readyTimeoutMs);
   };
 
   const stop = async (): Promise<void> => {
@@ -66,6 +74,7 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir,
+    monitorUrl: monitorPort === null ? null : `http://127.0.0.1:${monitorPort}`,
     get pid() {
       const proc = child as ChildProcess | null;
       return proc?.pid ?? null;
