@@ -101,7 +101,11 @@ describe('JetStreamRequests', () => {
   it('a request nobody answers fails through the sweep with StoreTimeoutError naming subject and timeout', async () => {
     const short = new JetStreamRequests(nc, { timeoutMs: 150, sweepIntervalMs: 20 });
     const swallowed: string[] = [];
-    const sub = nc.subscribe('swallow.>', { callback: (_err, msg) => swallowed.push(msg.subject) });
+    const sub = nc.subscribe('swallow.>', {
+      callback: (_err, msg) => {
+        swallowed.push(msg.subject);
+      },
+    });
     await nc.flush();
     try {
       const started = performance.now();
