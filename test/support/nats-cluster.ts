@@ -348,7 +348,10 @@ async function startOnce(opts: StartNatsClusterOptions, ports: ClusterPorts): Pr
   };
 
   try {
-    await Promise.all([...launchers.values()].map((launch) => launch()));
+    // allSettled: a server still starting when another fails must be in `children` before dispose.
+    const launched = await Promise.allSettled([...launchers.values()].map((launch) => launch()));
+    const failed = launched.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     await cluster.waitCurrent({ timeoutMs: readyTimeoutMs });
   } catch (err) {
     await cluster.dispose();
