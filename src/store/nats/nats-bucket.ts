@@ -75,6 +75,8 @@ export class NatsBucket implements KvBucket {
     if (config.mirror) throw new StoreConfigError(`bucket "${name}" is a mirror (of "${config.mirror.name}"): jobchart writes to its buckets`);
     // Direct get is answered by any replica and costs the leader nothing; KV buckets created on
     // nats-server >= 2.9 allow it. Without it a direct get goes unanswered, so read through the leader.
+    // With replicas > 1 a replica may answer a moment behind the leader (as with @nats-io/kv's get):
+    // every write stays fenced by its expected revision, so a stale read can only cost a conflict.
     return new NatsBucket(kv, nc, requests, name, ttlMs, config.name, config.allow_direct === true);
   }
 
