@@ -137,6 +137,21 @@ describe('three-server JetStream cluster (test/support/nats-cluster.ts)', () => 
 
     // (a) Both clients keep working once a new leader is elected; time the first successful write.
     let seq = 0;
+    // Reads on the survivor's client meanwhile: KV buckets allow direct gets, which any replica answers.
+    const readsDuringElection: Record<string, number> = {};
+    const countRead = (outcome: string): void => {
+      readsDuringElection[outcome] = (readsDuringElection[outcome] ?? 0) + 1;
+    };
+    let writesBack = false;
+    const reader = (async () => {
+      while (!writesBack) {
+        await kvB.get('before.0').then(
+          (e) => countRead(e?.string() === 'v0' ? 'ok' : `read ${JSON.stringify(e?.string() ?? null)}`),
+          (err: Error) => countRead(`${err.name}: ${err.message.slice(0, 60)}`),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
     const [a, b, wq] = await Promise.all([
       firstSuccess(killedAt, 45_000, async () => {
         const key = `after.a.${seq++}`;
@@ -154,6 +169,8 @@ describe('three-server JetStream cluster (test/support/nats-cluster.ts)', () => 
         ackedJobs.push(id);
       }),
     ]);
+    writesBack = true;
+    await reader;
     // While no leader is elected a write gets no responders, which the client reports as
     // JetStreamNotEnabled ("jetstream is not enabled"), or it times out: both are transient here.
     for (const failures of [a.failures, b.failures, wq.failures]) {
@@ -212,7 +229,8 @@ describe('three-server JetStream cluster (test/support/nats-cluster.ts)', () => 
       `[nats-cluster] SIGKILL of ${victim.name} (led ${KV_STREAM}${wqLedByVictim ? ` and ${WQ_STREAM}` : `, not ${WQ_STREAM}`}; ` +
         `meta leader was ${metaLeaderBefore}) → new ${KV_STREAM} leader ${newLeader}\n` +
         `  first KV put OK: client on the killed server ${a.ms} ms (reconnected at ${reconnected?.at} ms), ` +
-        `client on a survivor ${b.ms} ms; first work-queue publish OK ${wq.ms} ms\n` +
+        `client on a survivor ${b.ms} ms; first work-queue publish OK ${wq.ms} ms; ` +
+        `KV gets on the survivor meanwhile (allow_direct ${String(kvInfo.config['allow_direct'])}): ${JSON.stringify(readsDuringElection)}\n` +
         `  failed attempts (${ATTEMPT_TIMEOUT_MS} ms timeout each): A ${JSON.stringify(a.failures)} B ${JSON.stringify(b.failures)} WQ ${JSON.stringify(wq.failures)}\n` +
         `  client A status: ${JSON.stringify(statusA)}\n` +
         `  restart → current in meta group and both streams after ${catchUpMs} ms; ${victim.name}'s own ${KV_STREAM} replica at last_seq ${victimReplica.last_seq}\n` +
