@@ -71,17 +71,19 @@ export function printReport(input: ReportInput): void {
 
   if (summary.throughput.length > 0 || summary.memory.length > 0) {
     out.push('', `1. No-op jobs/s — ${settings.jobs.toLocaleString('en-US')} jobs pre-filled, then the workers start; timed until every job is finished`);
+    const bullmqRan = input.throughput.some((r) => r.system === 'bullmq');
     const rows: string[][] = [['', ...pairHeaders(pairs), 'median']];
     for (const row of summary.throughput) {
       rows.push([`concurrency ${row.concurrency}, ${row.workers} worker process${row.workers > 1 ? 'es' : ''}`]);
       rows.push([`  ${SYSTEM_LABEL['jobchart-nats']}`, ...seriesCells(row.jobchart, 'rate', failedCell('jobchart-nats', row.workers, row.concurrency))]);
+      if (!bullmqRan) continue;
       rows.push([`  ${SYSTEM_LABEL.bullmq}`, ...seriesCells(row.bullmq, 'rate', failedCell('bullmq', row.workers, row.concurrency))]);
       rows.push(['  ratio', ...seriesCells(row.ratio, 'ratio')]);
     }
     for (const m of summary.memory) {
       rows.push([`concurrency ${m.concurrency}, memory store (producer + worker in one process)`]);
       rows.push([`  ${SYSTEM_LABEL['jobchart-memory']}`, ...seriesCells(m.jobchart, 'rate', failedCell('jobchart-memory', 1, m.concurrency))]);
-      rows.push(['  ratio to BullMQ 1 worker (medians)', ...Array<string>(pairs).fill(''), fmt(m.vsBullmqOneWorker, 'ratio')]);
+      if (bullmqRan) rows.push(['  ratio to BullMQ 1 worker (medians)', ...Array<string>(pairs).fill(''), fmt(m.vsBullmqOneWorker, 'ratio')]);
     }
     out.push(table(rows));
     if (summary.scaling.length > 0) {
@@ -103,7 +105,8 @@ export function printReport(input: ReportInput): void {
       '3. Messages per job at the server (medians). NATS /varz totals and /connz per connection (→ server = published by the client:',
       '   requests, acks, one-way publishes; server → = delivered to it: replies, pushed messages, events). Workers counted from go to',
       '   the end; the producer over pre-fill + run. "workers → server" is the upper bound of the worker side\'s requests per job.',
-      '   BullMQ: redis commands (INFO total_commands_processed) and script calls per job.',
+      '   BullMQ: script calls per job (each one round trip; INFO commandstats) and commands per job (INFO total_commands_processed,',
+      '   which counts the commands run inside scripts too).',
     );
     const figures = [...new Set(summary.costs.flatMap((c) => Object.keys(c.messages)))];
     const natsFigures = figures.filter((f) => summary.costs.some((c) => c.system === 'jobchart-nats' && f in c.messages));
@@ -132,10 +135,12 @@ export function printReport(input: ReportInput): void {
       rows.push([SYSTEM_LABEL[l.system], ...cells, fmt(l.p50.median, 'ms'), fmt(l.p99.median, 'ms')]);
     }
     out.push(table(rows));
-    out.push(
-      `  ratio jobchart (NATS) / BullMQ: p50 ${fmt(summary.latencyRatio.p50, 'ratio')}×, p99 ${fmt(summary.latencyRatio.p99, 'ratio')}×` +
-        ` · jobchart (memory) / BullMQ p50 ${fmt(summary.latencyRatio.memoryP50, 'ratio')}×`,
-    );
+    if (input.latency.some((r) => r.system === 'bullmq')) {
+      out.push(
+        `  ratio jobchart (NATS) / BullMQ: p50 ${fmt(summary.latencyRatio.p50, 'ratio')}×, p99 ${fmt(summary.latencyRatio.p99, 'ratio')}×` +
+          ` · jobchart (memory) / BullMQ p50 ${fmt(summary.latencyRatio.memoryP50, 'ratio')}×`,
+      );
+    }
   }
 
   const problems = [...input.throughput, ...input.latency].filter((r) => !r.ok || r.workerOutputLines > 0 || ('started' in r && r.started > r.jobs));

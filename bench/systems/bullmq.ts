@@ -75,10 +75,12 @@ class BullmqRun implements SystemRun {
 
   messagesPerJob(c0: RunCounters, c1: RunCounters, c2: RunCounters, jobs: number): PerJobFigures {
     if (!c0.redis || !c1.redis || !c2.redis) return {};
+    // A script call is one round trip; the command counts include the commands run inside scripts.
     return {
+      'producer script calls': (c1.redis.scriptCalls - c0.redis.scriptCalls) / jobs,
       'producer commands': (c1.redis.commands - c0.redis.commands) / jobs,
-      'worker commands': (c2.redis.commands - c1.redis.commands) / jobs,
       'worker script calls': (c2.redis.scriptCalls - c1.redis.scriptCalls) / jobs,
+      'worker commands': (c2.redis.commands - c1.redis.commands) / jobs,
     };
   }
 

@@ -3,11 +3,12 @@
  * each running one worker node, and the producer — a runtime in the bench process that never starts.
  * Connections are named (`bench-producer`, `bench-worker-<i>`) so `/connz` can tell them apart.
  */
+import { dirname } from 'node:path';
 import { createRuntime, natsStore, type Runtime } from '../../src/index.js';
 import { findNatsServerBinary, startNatsServer, type NatsServerHandle } from '../../test/support/nats-server.js';
 import { withTimeout } from '../support/clock.js';
 import { connectionDelta, describeJetStream, readNatsCounters } from '../support/nats-monitor.js';
-import { ownProcess, releaseProcess } from '../support/owned-processes.js';
+import { ownDir, ownProcess, releaseDir, releaseProcess } from '../support/owned-processes.js';
 import { processCpuMicros } from '../support/process-cpu.js';
 import { prefill, trickle, type JobSink } from '../support/producer.js';
 import { WorkerKind, type PrefillReport, type TrickleReport } from '../support/protocol.js';
@@ -27,6 +28,7 @@ export const jobchartNats: BenchSystem = {
     const server = await startNatsServer({ monitoring: true });
     const serverPid = server.pid ?? undefined;
     ownProcess(serverPid, 'nats-server');
+    ownDir(dirname(server.storeDir));
     let producer: Runtime | null = null;
     let fleet: WorkerFleet | null = null;
     try {
@@ -58,6 +60,7 @@ export const jobchartNats: BenchSystem = {
 async function disposeServer(server: NatsServerHandle, pid: number | undefined): Promise<void> {
   await server.dispose();
   releaseProcess(pid);
+  releaseDir(dirname(server.storeDir));
 }
 
 class JobchartNatsRun implements SystemRun {
