@@ -86,11 +86,12 @@ export function printReport(input: ReportInput): void {
       if (bullmqRan) rows.push(['  ratio to BullMQ 1 worker (medians)', ...Array<string>(pairs).fill(''), fmt(m.vsBullmqOneWorker, 'ratio')]);
     }
     out.push(table(rows));
-    if (summary.scaling.length > 0) {
-      out.push(
-        `  scaling, ${summary.scaling[0]?.workers ?? 2} worker processes / 1 (medians): ` +
-          summary.scaling.map((s) => `${SYSTEM_LABEL[s.system]} c${s.concurrency} ${fmt(s.factor, 'ratio')}×`).join(' · '),
-      );
+    const scaling = summary.scaling.filter((sc) => bullmqRan || sc.system !== 'bullmq');
+    if (scaling.length > 0) {
+      out.push(`  scaling, ${scaling[0]?.workers ?? 2} worker processes / 1 — ratio of the medians (per pair):`);
+      for (const sc of scaling) {
+        out.push(`    ${SYSTEM_LABEL[sc.system]} c${sc.concurrency}: ${fmt(sc.factor.median, 'ratio')}× (${sc.factor.perPair.map((x) => fmt(x, 'ratio')).join(', ')})`);
+      }
     }
 
     out.push('', '2. Cost per job (medians of the throughput runs): CPU µs of the worker processes (go → last job), of the producer (pre-fill), of the server (during the run)');

@@ -1,6 +1,8 @@
 /**
  * The bench's knobs, all from the environment so a quick run is one line
- * (`BENCH_JOBS=2000 BENCH_PAIRS=1 npm run bench`).
+ * (`BENCH_JOBS=2000 BENCH_PAIRS=1 npm run bench`). Besides these: NATS_SERVER_BIN, REDIS_SERVER_BIN
+ * (where the servers are), BENCH_WORKER_NODE_ARGS (node flags for the worker processes, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 function intEnv(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];

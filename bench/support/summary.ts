@@ -44,8 +44,8 @@ export interface LatencyRow {
 export interface Summary {
   throughput: ThroughputRow[];
   memory: { concurrency: number; jobchart: Series; vsBullmqOneWorker: number | null }[];
-  /** Median jobs/s with the largest worker count over the median with one, per system and concurrency. */
-  scaling: { system: SystemId; concurrency: number; workers: number; factor: number | null }[];
+  /** Jobs/s with the largest worker count over jobs/s with one, per system and concurrency: per pair and of the medians. */
+  scaling: { system: SystemId; concurrency: number; workers: number; factor: Series }[];
   costs: CostRow[];
   latency: LatencyRow[];
   latencyRatio: { p50: number | null; p99: number | null; memoryP50: number | null };
@@ -98,8 +98,9 @@ export function summarize(throughput: readonly ThroughputResult[], latency: read
       const one = mine.find((r) => r.workers === 1);
       const most = mine[mine.length - 1];
       if (!one || !most || most.workers === 1) continue;
-      const pick = (r: ThroughputRow): number | null => (system === 'jobchart-nats' ? r.jobchart.median : r.bullmq.median);
-      scaling.push({ system, concurrency, workers: most.workers, factor: nn(ratio(pick(most), pick(one))) });
+      const pick = (r: ThroughputRow): Series => (system === 'jobchart-nats' ? r.jobchart : r.bullmq);
+      const perPair = pick(most).perPair.map((x, i) => nn(ratio(x, pick(one).perPair[i])));
+      scaling.push({ system, concurrency, workers: most.workers, factor: { perPair, median: nn(ratio(pick(most).median, pick(one).median)) } });
     }
   }
 

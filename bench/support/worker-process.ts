@@ -55,7 +55,9 @@ export class WorkerProcess {
 
   /** Spawns the worker for `config` and waits (up to `readyTimeoutMs`) until it is connected and idle. */
   static async spawn(config: WorkerConfig, label: string, readyTimeoutMs = 60_000): Promise<WorkerProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', workerEntries[config.kind], JSON.stringify(config)], {
+    // BENCH_WORKER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the workers (written on their exit).
+    const nodeArgs = (process.env['BENCH_WORKER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', workerEntries[config.kind], JSON.stringify(config)], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
