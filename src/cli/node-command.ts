@@ -1,85 +1,104 @@
 /** `jobchart node`: runs a runtime node until SIGINT/SIGTERM, then drains and exits. */
+import { Command, Option } from 'commander';
+import { DEFAULT_INSPECTOR_URL } from '../actors/inspector.js';
+import { formatDuration } from '../duration.js';
 import { createRuntime } from '../runtime/runtime.js';
 import type { NodeRole } from '../runtime/runtime-options.js';
 import { memoryStore, natsStore } from '../store/index.js';
-import { intOption, parseCommand, stringOption } from './cli-args.js';
-import { CliUsageError } from './cli-error.js';
+import type { CliContext } from './cli-context.js';
+import { CliUsageError, ExitCode } from './cli-error.js';
 import { formatEvent } from './event-format.js';
-import { loadTasksModule } from './tasks-module.js';
+import { durationValue, integerValue, nonEmptyValue, webSocketUrlValue } from './flag-values.js';
+import { addStoreOptions, describeServers, resolveStoreTarget, type StoreFlags } from './store-flags.js';
+import { probeStore } from './store-probe.js';
+import { importTasksModule, registerTasks } from './tasks-module.js';
 
-export const NODE_USAGE = `usage: jobchart node [--nats <url>] [--prefix jobchart] [--role both|worker|scheduler]
-                     [--tasks ./tasks.js] [--concurrency N] [--lease 30s] [--poll 1s]
-                     [--node-id ID] [--inspect [ws-url]] [--quiet] [--json]
-  Without --nats the node runs on the embedded in-memory store.`;
+const ROLES = ['both', 'worker', 'scheduler'] as const satisfies readonly NodeRole[];
 
-/** `--inspect` takes an optional URL: rewrite `--inspect ws://…` to `--inspect-url=ws://…`. */
-export function normaliseInspectArg(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const next = argv[i + 1];
-    if (arg === '--inspect' && next !== undefined && /^wss?:\/\//.test(next)) {
-      out.push(`--inspect-url=${next}`);
-      i++;
-    } else if (arg.startsWith('--inspect=')) out.push(`--inspect-url=${arg.slice('--inspect='.length)}`);
-    else out.push(arg);
-  }
-  return out;
+interface NodeFlags extends StoreFlags {
+  role?: NodeRole;
+  tasks?: string;
+  concurrency?: number;
+  lease?: number;
+  poll?: number;
+  nodeId?: string;
+  inspect?: true | string;
+  quiet?: boolean;
+  json?: boolean;
 }
 
-export async function nodeCommand(argv: string[]): Promise<number> {
-  const parsed = parseCommand(normaliseInspectArg(argv), {
-    role: { type: 'string' },
-    tasks: { type: 'string' },
-    concurrency: { type: 'string' },
-    lease: { type: 'string' },
-    poll: { type: 'string' },
-    'node-id': { type: 'string' },
-    inspect: { type: 'boolean' },
-    'inspect-url': { type: 'string' },
-    quiet: { type: 'boolean' },
-  });
-  if (parsed.values['help']) {
-    process.stdout.write(`${NODE_USAGE}\n`);
-    return 0;
+/** The lease duration to open the store with: the flag's, which must match the store's, else the store's. */
+function leaseFor(flags: NodeFlags, storeLeaseMs: number | null): number | undefined {
+  if (flags.lease === undefined) return storeLeaseMs ?? undefined;
+  if (storeLeaseMs !== null && storeLeaseMs !== flags.lease) {
+    throw new CliUsageError(
+      `--lease ${formatDuration(flags.lease)}: the nodes of this store use ${formatDuration(storeLeaseMs)} leases, and every node of a store must use the same; drop --lease or give --lease ${formatDuration(storeLeaseMs)}`,
+    );
   }
-  const role = (stringOption(parsed, 'role') ?? 'both') as NodeRole;
-  if (!['both', 'worker', 'scheduler'].includes(role)) throw new CliUsageError(`--role must be both, worker or scheduler, got "${role}"`);
-  const nats = stringOption(parsed, 'nats');
-  const prefix = stringOption(parsed, 'prefix');
-  const inspectUrl = stringOption(parsed, 'inspect-url');
-  const concurrency = intOption(parsed, 'concurrency');
-  const lease = stringOption(parsed, 'lease');
-  const poll = stringOption(parsed, 'poll');
-  const nodeId = stringOption(parsed, 'node-id');
-  const rt = await createRuntime({
-    store: nats ? natsStore({ servers: nats.split(','), ...(prefix ? { prefix } : {}) }) : memoryStore(),
-    role,
-    ...(concurrency !== undefined ? { maxConcurrentJobs: concurrency } : {}),
-    ...(lease ? { leaseDuration: lease } : {}),
-    ...(poll ? { pollInterval: poll } : {}),
-    ...(nodeId ? { nodeId } : {}),
-    ...(inspectUrl ? { inspect: inspectUrl } : parsed.values['inspect'] ? { inspect: true } : {}),
-  });
-  const json = parsed.values['json'] === true;
-  const tasksPath = stringOption(parsed, 'tasks');
-  const loaded = tasksPath ? await loadTasksModule(tasksPath, rt) : [];
-  if (!parsed.values['quiet']) {
-    rt.on('*', (event) => process.stdout.write(json ? `${JSON.stringify(event)}\n` : `${formatEvent(event)}\n`));
-  }
-  await rt.start();
-  process.stderr.write(
-    `jobchart node ${rt.nodeId} (${role}) on ${nats ?? 'the in-memory store'}; tasks: ${loaded.join(', ') || '(none)'}; Ctrl-C to stop\n`,
-  );
-  await new Promise<void>((resolve) => {
+  return flags.lease;
+}
+
+function waitForStopSignal(ctx: CliContext): Promise<void> {
+  return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
-      process.stderr.write(`\n${signal}: draining running jobs (send again to stop at once)\n`);
+      ctx.stderr(`\n${signal}: draining running jobs (send again to stop at once)\n`);
       process.once(signal, () => process.exit(130));
       resolve();
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
-  await rt.stop({ drain: true });
-  return 0;
+}
+
+/** `jobchart node` */
+export function nodeCommand(ctx: CliContext): Command {
+  const cmd = new Command('node')
+    .description('run a node: a worker and/or scheduler until Ctrl-C or SIGTERM, which drain running jobs first')
+    .addOption(new Option('--role <role>', 'what this node does (default: both)').choices(ROLES))
+    .addOption(new Option('--tasks <module>', 'module whose tasks this node runs: .js, .mjs, .cjs, or .ts with tsx installed (default: none)'))
+    .addOption(new Option('--concurrency <n>', 'jobs this node runs at once (default: 100)').argParser(integerValue('--concurrency', 1)))
+    .addOption(new Option('--lease <duration>', "lease TTL of jobs and schedules, renewed every third of it; the same on every node of a store (default: the store's, else 30s)").argParser(durationValue('--lease')))
+    .addOption(new Option('--poll <duration>', 'fallback poll of the queue when notifications are lost (default: 1s)').argParser(durationValue('--poll')))
+    .addOption(new Option('--node-id <id>', 'stable identity of this node (default: host-pid-random)').argParser(nonEmptyValue('--node-id')))
+    .addOption(new Option('--inspect [ws-url]', `send the node's statecharts to a WebSocket inspector server (default: off; without a URL ${DEFAULT_INSPECTOR_URL})`).argParser(webSocketUrlValue('--inspect')))
+    .addOption(new Option('--quiet', 'do not print runtime events (default: off)'))
+    .addOption(new Option('--json', 'print runtime events as JSON lines (default: off)'));
+  addStoreOptions(cmd, 'node');
+  return cmd.action(async (flags: NodeFlags) => {
+    const target = resolveStoreTarget(flags, ctx.env, 'node');
+    // Import before connecting: a typo in the module costs no connection.
+    const tasksModule = flags.tasks !== undefined ? await importTasksModule(flags.tasks) : null;
+    const storeLeaseMs = target.kind === 'nats' ? (await probeStore(target)).leaseDurationMs : null;
+    const lease = leaseFor(flags, storeLeaseMs);
+    const role = flags.role ?? 'both';
+    const inspect = flags.inspect === true ? DEFAULT_INSPECTOR_URL : flags.inspect;
+    const rt = await createRuntime({
+      store: target.kind === 'nats' ? natsStore(target.options) : memoryStore(),
+      role,
+      ...(flags.concurrency !== undefined ? { maxConcurrentJobs: flags.concurrency } : {}),
+      ...(lease !== undefined ? { leaseDuration: lease } : {}),
+      ...(flags.poll !== undefined ? { pollInterval: flags.poll } : {}),
+      ...(flags.nodeId !== undefined ? { nodeId: flags.nodeId } : {}),
+      ...(inspect !== undefined ? { inspect } : {}),
+    });
+    let loaded: string[];
+    try {
+      loaded = tasksModule ? await registerTasks(tasksModule, rt) : [];
+    } catch (error) {
+      await rt.stop({ drain: false });
+      throw error;
+    }
+    if (!flags.quiet) {
+      rt.on('*', (event) => ctx.stdout(flags.json ? `${JSON.stringify(event)}\n` : `${formatEvent(event)}\n`));
+    }
+    await rt.start();
+    const store = target.kind === 'nats' ? describeServers(target) : 'the in-memory store (no --nats, JOBCHART_NATS or NATS_URL)';
+    ctx.stderr(
+      `jobchart node ${rt.nodeId} (${role}) on ${store}; tasks: ${loaded.join(', ') || '(none)'}` +
+        `${inspect ? `; inspector: ${inspect}` : ''}; Ctrl-C to stop\n`,
+    );
+    await waitForStopSignal(ctx);
+    await rt.stop({ drain: true });
+    ctx.exitCode = ExitCode.ok;
+  });
 }

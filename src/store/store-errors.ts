@@ -7,19 +7,25 @@ import type { DeserializationError } from '../codec/index.js';
  */
 export class RevisionConflictError extends Error {
   override readonly name = 'RevisionConflictError';
+  /**
+   * The key's latest revision when the server refused the write (its last sequence on the
+   * subject, a delete marker's included; 0 = no message), when the backend reports it.
+   */
+  readonly currentRevision: number | undefined;
   constructor(
     readonly bucket: string,
     readonly key: string,
     /** The revision the writer expected; 0 for `create`. */
     readonly expectedRevision: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; currentRevision?: number },
   ) {
     super(
       expectedRevision === 0
         ? `key "${key}" in bucket "${bucket}" already exists: create only writes absent keys (read it, or update it with its revision)`
         : `key "${key}" in bucket "${bucket}" is no longer at revision ${expectedRevision}: re-read it and retry with its current revision`,
-      options,
+      options && 'cause' in options ? { cause: options.cause } : undefined,
     );
+    this.currentRevision = options?.currentRevision;
   }
 }
 
@@ -73,5 +79,37 @@ export class StoreClosedError extends Error {
   override readonly name = 'StoreClosedError';
   constructor(what: string) {
     super(`${what}: the store is closed; open a new backend with factory.open(...)`);
+  }
+}
+
+/**
+ * A store request got no answer in time. The write it carried may still have been applied (the
+ * reply, not the request, may be what was lost): re-read before retrying a conditional write.
+ */
+export class StoreTimeoutError extends Error {
+  override readonly name = 'StoreTimeoutError';
+  constructor(
+    /** Where the request went (a JetStream subject on NATS). */
+    readonly subject: string,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      `no reply to the request on "${subject}" within ${timeoutMs} ms: the connection may be down or the server overloaded; ` +
+        'the request may still have been applied, so re-read before retrying (raise requestTimeoutMs if the server is just slow)',
+    );
+  }
+}
+
+/**
+ * Nothing serves the request: on NATS a 503 "no responders" — JetStream not enabled or not ready
+ * yet (after a server restart), or the stream behind the subject does not exist.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(
+    readonly subject: string,
+    detail: string,
+  ) {
+    super(`nothing answers requests on "${subject}": ${detail}`);
   }
 }

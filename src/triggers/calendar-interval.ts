@@ -16,6 +16,7 @@ import {
   wallMs,
   type CivilDate,
 } from './civil.js';
+import { firstMixedStepDateFrom, nextCalendarStep } from './calendar-steps.js';
 import { InvalidTriggerError } from './errors.js';
 import { describeValue, requireIntegerInRange, requireTimeZone } from './trigger-fields.js';
 import type { CalendarIntervalTrigger } from './types.js';
@@ -117,28 +118,10 @@ function dayNumber(d: CivilDate): number {
   return daysFromCivil(d.year, d.month, d.day);
 }
 
-/** Consecutive non-existent dates tolerated before the sequence counts as exhausted (400 years of months). */
+/** Consecutive non-existent dates tolerated by the months-only walk (never reached: see `calendar-steps.ts`). */
 const MAX_SKIPS = 4_800;
 
-/** `d` moved by `monthStep` months keeping its day (skipping months without it), then by `dayStep` days. */
-function addCalendarStep(d: CivilDate, monthStep: number, dayStep: number): CivilDate | null {
-  let base: CivilDate = d;
-  if (monthStep > 0) {
-    const index = d.year * 12 + d.month - 1;
-    let found: CivilDate | null = null;
-    for (let j = 1; j <= MAX_SKIPS && !found; j++) {
-      const target = index + j * monthStep;
-      const year = Math.floor(target / 12);
-      const month = target - year * 12 + 1;
-      if (d.day <= daysInMonth(year, month)) found = { year, month, day: d.day };
-    }
-    if (!found) return null;
-    base = found;
-  }
-  return dayStep > 0 ? civilFromDays(dayNumber(base) + dayStep) : base;
-}
-
-/** Fire dates in order, starting at or a little before the date numbered `fromDay` when that can be computed directly. */
+/** Fire dates in order, from the last one before the date numbered `fromDay` or the first one on or after it. */
 function* fireDates(t: CalendarIntervalTrigger, start: CivilDate, fromDay: number): Generator<CivilDate> {
   const monthStep = t.years * 12 + t.months;
   const dayStep = t.weeks * 7 + t.days;
@@ -166,15 +149,9 @@ function* fireDates(t: CalendarIntervalTrigger, start: CivilDate, fromDay: numbe
     }
     return;
   }
-  // Mixed steps: each date depends on the previous one's day, so walk from the start.
-  for (let d: CivilDate | null = start; d; d = addCalendarStep(d, monthStep, dayStep)) yield d;
+  // Mixed steps: each date depends on the previous one's day of month; see calendar-steps.ts.
+  for (let d = firstMixedStepDateFrom(start, monthStep, dayStep, fromDay); d; d = nextCalendarStep(d, monthStep, dayStep)) yield d;
 }
-
-/**
- * Dates looked at per query before giving up (as exhausted). Only mixed month+day steps walk from
- * `start`; at ≥ 28 days a step that still covers 7 000 years.
- */
-const MAX_DATES_PER_QUERY = 100_000;
 
 /** The first fire time >= `lower` (epoch ms) on or before the end date, or null. */
 export function calendarIntervalNext(t: CalendarIntervalTrigger, lower: number): number | null {
@@ -185,9 +162,9 @@ export function calendarIntervalNext(t: CalendarIntervalTrigger, lower: number):
   const endDay = end ? dayNumber(end) : Infinity;
   // Offsets stay within a day, so a date two days before `lower`'s local date fires before `lower`.
   const fromDay = Math.floor((lower + zone.offsetAt(lower)) / MS_PER_DAY) - 2;
-  let budget = MAX_DATES_PER_QUERY;
+  // Every path of fireDates starts within a step of fromDay, and dates strictly increase: a few
+  // dates in, one lies past `lower` or past the end date.
   for (const d of fireDates(t, start, fromDay)) {
-    if (--budget < 0) return null;
     const day = dayNumber(d);
     if (day > endDay) return null;
     if (day < fromDay) continue;

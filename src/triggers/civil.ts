@@ -100,3 +100,46 @@ export function formatIsoDate(d: CivilDate): string {
 export function formatClock(hour: number, minute: number, second: number): string {
   return `${pad(hour)}:${pad(minute)}:${pad(second)}`;
 }
+
+/**
+ * The proleptic Julian calendar (a leap year every 4 years, no exceptions). Between two Gregorian
+ * years that skip their leap day (1900, 2100, 2200, 2300, 2500, …) both calendars have the same
+ * months, so a date sequence computed on Julian dates there is the Gregorian one — and the Julian
+ * calendar repeats every 4 years (48 months, 1461 days), which `calendar-steps.ts` exploits.
+ */
+export const JULIAN_CYCLE_DAYS = 1_461;
+
+export function isJulianLeapYear(year: number): boolean {
+  return ((year % 4) + 4) % 4 === 0;
+}
+
+export function julianDaysInMonth(year: number, month: number): number {
+  return month === 2 && isJulianLeapYear(year) ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+}
+
+/**
+ * Days of a Julian calendar date counted from 0000-03-01 (Julian), so that the count modulo
+ * {@link JULIAN_CYCLE_DAYS} is the position in the 4-year cycle. Only differences and residues of
+ * it mean anything; it is not comparable with {@link daysFromCivil}.
+ */
+export function julianDaysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 4);
+  const yoe = y - era * 4;
+  const mp = (month + 9) % 12;
+  const doy = Math.floor((153 * mp + 2) / 5) + day - 1;
+  return era * JULIAN_CYCLE_DAYS + yoe * 365 + doy;
+}
+
+/** Inverse of {@link julianDaysFromCivil}. */
+export function civilFromJulianDays(days: number): CivilDate {
+  const era = Math.floor(days / JULIAN_CYCLE_DAYS);
+  const doe = days - era * JULIAN_CYCLE_DAYS;
+  // The leap day (Feb 29) is the last day of the 4th March-based year, doe 1460.
+  const yoe = Math.min(Math.floor(doe / 365), 3);
+  const doy = doe - yoe * 365;
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  return { year: yoe + era * 4 + (month <= 2 ? 1 : 0), month, day };
+}

@@ -2,49 +2,23 @@
  * Starts a private nats-server for a test: config from the repo's nats.conf, a free loopback port,
  * a temporary store dir. It is stopped by the pid this helper started — never any other process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findNatsServerBinary, freePort, NATS_INSTALL_HINT, spawnNatsServer, stopNatsProcess } from './nats-process.js';
+
+export { findNatsServerBinary, freePort, NATS_INSTALL_HINT } from './nats-process.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-export const NATS_INSTALL_HINT =
-  'nats-server not found: install it with `apt-get install -y nats-server` or set NATS_SERVER_BIN=/path/to/nats-server';
-
-/** Finds nats-server through NATS_SERVER_BIN, then PATH, then Debian's /usr/sbin; null when absent. */
-export function findNatsServerBinary(): string | null {
-  const fromEnv = process.env['NATS_SERVER_BIN'];
-  if (fromEnv) return existsSync(fromEnv) ? fromEnv : null;
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/bin'];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const candidate = join(dir, 'nats-server');
-    if (existsSync(candidate)) return candidate;
-  }
-  return null;
-}
-
-/** A free TCP port on 127.0.0.1, chosen by the kernel. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface NatsServerHandle {
   readonly url: string;
   readonly port: number;
   readonly storeDir: string;
+  /** HTTP monitoring endpoint (`/varz`, `/connz`, …) on loopback, or null when not asked for. */
+  readonly monitorUrl: string | null;
   /** pid of the running server, or null while stopped. */
   readonly pid: number | null;
   /** Stops the server (SIGTERM, then SIGKILL after 5 s). Keeps the store dir for a restart. */
@@ -62,6 +36,8 @@ export interface StartNatsServerOptions {
   port?: number;
   /** How long to wait for "Server is ready" (default 10 s). */
   readyTimeoutMs?: number;
+  /** Serve HTTP monitoring (`-m`): true for a free port, or a port number (default: off). */
+  monitoring?: boolean | number;
 }
 
 /** Starts nats-server from nats.conf on a free loopback port with a temporary store dir. */
@@ -75,53 +51,20 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   const baseConfig = readFileSync(join(repoRoot, 'nats.conf'), 'utf8');
   writeFileSync(configPath, baseConfig.replace(/store_dir:.*$/m, `store_dir: ${JSON.stringify(storeDir)}`));
   const readyTimeoutMs = opts.readyTimeoutMs ?? 10_000;
+  const monitorPort =
+    opts.monitoring === undefined || opts.monitoring === false ? null : opts.monitoring === true ? await freePort() : opts.monitoring;
+  // The config's `host: 127.0.0.1` also binds the monitoring listener, so it stays on loopback.
+  const monitorArgs = monitorPort === null ? [] : ['-m', String(monitorPort)];
 
   let child: ChildProcess | null = null;
 
   const launch = async (): Promise<void> => {
-    const proc = spawn(bin, ['-c', configPath, '-p', String(port), '-a', '127.0.0.1'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = proc;
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`nats-server did not become ready within ${readyTimeoutMs} ms:\n${log}`));
-      }, readyTimeoutMs);
-      const onData = (chunk: Buffer): void => {
-        log += chunk.toString();
-        if (log.includes('Server is ready')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      proc.stdout?.on('data', onData);
-      proc.stderr?.on('data', onData);
-      proc.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`nats-server exited early (code ${code}, signal ${signal}):\n${log}`));
-      });
-    });
-    // Keep draining output so the pipe never fills, and never hold the test process open.
-    proc.stdout?.resume();
-    proc.stderr?.resume();
-    proc.removeAllListeners('exit');
+    child = await spawnNatsServer(bin, ['-c', configPath, '-p', String(port), '-a', '127.0.0.1', ...monitorArgs], readyTimeoutMs);
   };
 
   const stop = async (): Promise<void> => {
     const proc = child;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
-      child = null;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const killTimer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-      proc.once('exit', () => {
-        clearTimeout(killTimer);
-        resolve();
-      });
-      proc.kill('SIGTERM');
-    });
+    if (proc) await stopNatsProcess(proc);
     child = null;
   };
 
@@ -131,6 +74,7 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir,
+    monitorUrl: monitorPort === null ? null : `http://127.0.0.1:${monitorPort}`,
     get pid() {
       const proc = child as ChildProcess | null;
       return proc?.pid ?? null;

@@ -42,6 +42,13 @@ describe('and', () => {
     expect(list(t, T0, 5)).toEqual(['2026-01-01T00:00:04.000Z', '2026-01-01T00:00:05.000Z']);
   });
 
+  it('the README example: one child fire serves two consecutive matches (APScheduler 4 would fire once)', () => {
+    const t = and([interval('1s', { start: T0 }), date('2026-01-01T00:00:05Z')]);
+    expect(list(t, T0, 5)).toEqual(['2026-01-01T00:00:04.000Z', '2026-01-01T00:00:05.000Z']);
+    // The set does not depend on where the chain starts: asking from 00:00:04 finds 00:00:05 again.
+    expect(nextFireTime(t, new Date('2026-01-01T00:00:04Z'))?.toISOString()).toBe('2026-01-01T00:00:05.000Z');
+  });
+
   it('throws MaxIterationsReachedError when the children never meet', () => {
     const t = and([interval('2s', { start: T0 }), interval('2s', { start: '2026-01-01T00:00:01Z' })], {
       threshold: 0,

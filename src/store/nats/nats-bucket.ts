@@ -1,27 +1,68 @@
 /**
  * `KvBucket` on a JetStream KV bucket (@nats-io/kv 3.x), created idempotently with file storage,
- * history 1 and the bucket TTL. Error 10071 ("wrong last sequence") becomes `RevisionConflictError`.
+ * history 1 and the bucket TTL.
+ *
+ * The hot operations (get, create, update, put, delete) go through `JetStreamRequests` — the same
+ * subjects and headers as @nats-io/kv 3.4, without the client's per-request timer and Error — and
+ * `entries`, `watch`, `purgeTombstones` through @nats-io/kv. Error 10071 ("wrong last sequence")
+ * becomes `RevisionConflictError`.
  */
 import { StorageType } from '@nats-io/jetstream';
 import { Bucket, Kvm, KvWatchInclude, type KV, type KvEntry as NatsKvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { keyMatches, type KvBucket, type KvChange, type KvEntry, type KvWatchOptions } from '../kv-bucket.js';
-import { RecordTooLargeError, RevisionConflictError, StoreClosedError, StoreConfigError } from '../store-errors.js';
-import { isWrongLastSequence } from './nats-errors.js';
+import {
+  InvalidStoreKeyError,
+  RecordTooLargeError,
+  RevisionConflictError,
+  StoreClosedError,
+  StoreConfigError,
+} from '../store-errors.js';
+import { JetStreamRequests, type StoredMessage } from './jetstream-requests.js';
+
+/** @nats-io/kv's key rule: subject-safe characters, no empty token at either end. */
+const validKey = /^[-/=.\w]+$/;
+/** The delete marker @nats-io/kv writes (`KV-Operation: DEL`). */
+const DELETE_MARKER = { 'KV-Operation': 'DEL' } as const;
+const EMPTY = new Uint8Array(0);
 
 export class NatsBucket implements KvBucket {
+  /** The stream behind the bucket, `KV_<name>`. */
+  readonly #stream: string;
+  /** Subject of `key` is `$KV.<name>.<key>` (reads and writes alike, as the JetStream API prefix is the default). */
+  readonly #subjectPrefix: string;
+  readonly #allowDirect: boolean;
+
   private constructor(
     private readonly kv: KV,
     private readonly nc: NatsConnection,
+    private readonly requests: JetStreamRequests,
     readonly name: string,
     readonly ttlMs: number,
-  ) {}
+    stream: string,
+    allowDirect: boolean,
+  ) {
+    this.#stream = stream;
+    this.#subjectPrefix = `$KV.${name}.`;
+    this.#allowDirect = allowDirect;
+  }
 
   /**
    * Opens `name`, creating it if absent. An existing bucket with another TTL is refused: a lease
    * TTL that differs from what the nodes renew against would let leases lapse while still renewed.
+   * `requests` carries the hot operations; default: the connection's shared `JetStreamRequests`
+   * (5 s timeout).
    */
-  static async open(kvm: Kvm, nc: NatsConnection, name: string, ttlMs: number): Promise<NatsBucket> {
+  static async open(
+    kvm: Kvm,
+    nc: NatsConnection,
+    name: string,
+    ttlMs: number,
+    requests: JetStreamRequests = JetStreamRequests.shared(nc),
+  ): Promise<NatsBucket> {
+    if (requests.apiPrefix !== '$JS.API') {
+      throw new StoreConfigError(`bucket "${name}": JetStream API prefix "${requests.apiPrefix}" is not supported, only the default $JS.API`);
+    }
     const kv = await kvm.create(name, { history: 1, storage: StorageType.File, ttl: ttlMs });
     const status = await kv.status();
     if (status.ttl !== ttlMs) {
@@ -30,39 +71,72 @@ export class NatsBucket implements KvBucket {
           'open every node with the same leaseDurationMs/nodeTtlMs, or delete the bucket (nats kv del) to change it',
       );
     }
-    return new NatsBucket(kv, nc, name, ttlMs);
+    const { config } = status.streamInfo;
+    if (config.mirror) throw new StoreConfigError(`bucket "${name}" is a mirror (of "${config.mirror.name}"): jobchart writes to its buckets`);
+    // Direct get is answered by any replica and costs the leader nothing; KV buckets created on
+    // nats-server >= 2.9 allow it. Without it a direct get goes unanswered, so read through the leader.
+    // With replicas > 1 a replica may answer a moment behind the leader (as with @nats-io/kv's get):
+    // every write stays fenced by its expected revision, so a stale read can only cost a conflict.
+    return new NatsBucket(kv, nc, requests, name, ttlMs, config.name, config.allow_direct === true);
   }
 
   async get(key: string): Promise<KvEntry | null> {
     this.#checkOpen('get');
-    const entry = await this.kv.get(key);
-    return entry && entry.operation === 'PUT' ? toEntry(entry) : null;
+    const last = await this.#last(key);
+    return last && last.operation === 'PUT' ? { key, value: last.data, revision: last.seq } : null;
   }
 
   async create(key: string, value: Uint8Array): Promise<number> {
     this.#checkOpen('create');
     this.#checkSize(key, value);
-    return this.#conditional(key, 0, () => this.kv.create(key, value));
+    const subject = this.#subject(key);
+    const conflict = { bucket: this.name, key, expectedRevision: 0 };
+    try {
+      return (await this.requests.publish(subject, value, { expectedLastSubjectSequence: 0, conflict })).seq;
+    } catch (err) {
+      if (!(err instanceof RevisionConflictError)) throw err;
+      // As @nats-io/kv: the subject's last message may be a delete/purge marker, which leaves
+      // the key absent: create over it, fenced on the marker's revision.
+      const last = await this.#last(key);
+      if (!last || last.operation === 'PUT') throw err;
+      const ack = await this.requests.publish(subject, value, { expectedLastSubjectSequence: last.seq, conflict });
+      return ack.seq;
+    }
   }
 
   async update(key: string, value: Uint8Array, revision: number): Promise<number> {
     this.#checkOpen('update');
     this.#checkSize(key, value);
     if (!(revision > 0)) throw new RevisionConflictError(this.name, key, revision);
-    return this.#conditional(key, revision, () => this.kv.update(key, value, revision));
+    const ack = await this.requests.publish(this.#subject(key), value, {
+      expectedLastSubjectSequence: revision,
+      conflict: { bucket: this.name, key, expectedRevision: revision },
+    });
+    return ack.seq;
   }
 
   async put(key: string, value: Uint8Array): Promise<number> {
     this.#checkOpen('put');
     this.#checkSize(key, value);
-    return this.kv.put(key, value);
+    return (await this.requests.publish(this.#subject(key), value)).seq;
   }
 
   async delete(key: string, opts: { revision?: number } = {}): Promise<void> {
     this.#checkOpen('delete');
     const { revision } = opts;
-    if (revision === undefined) return this.kv.delete(key);
-    await this.#conditional(key, revision, () => this.kv.delete(key, { previousSeq: revision }).then(() => 0));
+    const subject = this.#subject(key);
+    if (revision === undefined) {
+      await this.requests.publish(subject, EMPTY, { headers: DELETE_MARKER });
+      return;
+    }
+    // No write ever has revision 0 (the memory backend refuses it too; @nats-io/kv would drop the
+    // condition and delete unconditionally).
+    if (!(revision > 0)) throw new RevisionConflictError(this.name, key, revision);
+    await this.requests.publish(subject, EMPTY, {
+      headers: DELETE_MARKER,
+      expectedLastSubjectSequence: revision,
+      conflict: { bucket: this.name, key, expectedRevision: revision },
+    });
   }
 
   async entries(filter = '>'): Promise<KvEntry[]> {
@@ -106,13 +180,19 @@ export class NatsBucket implements KvBucket {
     return () => iter.stop();
   }
 
-  async #conditional(key: string, expected: number, write: () => Promise<number>): Promise<number> {
-    try {
-      return await write();
-    } catch (err) {
-      if (isWrongLastSequence(err)) throw new RevisionConflictError(this.name, key, expected, { cause: err });
-      throw err;
+  /** The key's last message (value or marker), or null when it has none. */
+  #last(key: string): Promise<StoredMessage | null> {
+    const subject = this.#subject(key);
+    return this.#allowDirect ? this.requests.directGet(this.#stream, subject) : this.requests.lastMessage(this.#stream, subject);
+  }
+
+  #subject(key: string): string {
+    if (!validKey.test(key) || key.startsWith('.') || key.endsWith('.')) {
+      throw new InvalidStoreKeyError(
+        `"${key}" is not a valid key in bucket "${this.name}": use letters, digits and -/_=, with dots between non-empty tokens`,
+      );
     }
+    return this.#subjectPrefix + key;
   }
 
   /** Same typed error as the memory backend, instead of the client's ClosedConnectionError. */

@@ -1,0 +1,377 @@
+/**
+ * JetStream requests on a lean path, through the NATS client's public API only (`nc.publish` with a
+ * reply subject and headers, `nc.subscribe`).
+ *
+ * Why not `nc.request`: in @nats-io/nats-core 3.4 every request is a `RequestOne` with its own
+ * timer, and finishing one *successfully* still builds a `RequestError("cancelled")` — an Error
+ * with a stack — in `RequestOne.cancel()` (`noAsyncTraces` does not avoid it). On the job hot
+ * path (2–3 KV writes per job) that was ~6 % of a job run's CPU, plus a timer and the promise
+ * machinery per request.
+ *
+ * Here instead: ONE wildcard reply subscription per instance (`<inbox>.*`), a token per request
+ * (`<inbox>.<token>` is its reply subject), a Map of pending requests, and ONE sweep timer,
+ * unref'd and armed only while requests are pending, that fails requests older than the timeout
+ * with `StoreTimeoutError`. All requests share one timeout, so the Map's insertion order is also
+ * deadline order and a sweep stops at the first request still in time.
+ *
+ * Replies become typed errors: a JetStream API error through `jetStreamRequestError` (10071 "wrong
+ * last sequence" → `RevisionConflictError` with the current sequence), a 503 status (no responders:
+ * JetStream not enabled/ready, or no stream on the subject) → `StoreUnavailableError`, a closed or
+ * draining connection → `StoreClosedError`. A request in flight when the connection drops times
+ * out through the sweep (the client resends buffered publishes on reconnect, so the write may still
+ * land: `StoreTimeoutError` says so); one in flight when it closes fails at once.
+ */
+import {
+  ClosedConnectionError,
+  createInbox,
+  DrainingConnectionError,
+  headers as natsHeaders,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
+import { StoreClosedError, StoreTimeoutError, StoreUnavailableError } from '../store-errors.js';
+import { jetStreamRequestError, JetStreamRequestError, type ConflictTarget, type JetStreamApiErrorBody } from './nats-errors.js';
+
+export interface JetStreamRequestsOptions {
+  /** How long a request waits for its reply before it fails with `StoreTimeoutError`. @defaultValue 5000 */
+  timeoutMs?: number;
+  /**
+   * Period of the sweep that fails timed-out requests: a request fails between `timeoutMs` and
+   * `timeoutMs + sweepIntervalMs` after it was sent. @defaultValue timeoutMs / 10, within [10, 1000]
+   */
+  sweepIntervalMs?: number;
+  /**
+   * Prefix of the reply subjects (the account's permissions may require one). @defaultValue the
+   * connection's `inboxPrefix` option, else `_INBOX`
+   */
+  inboxPrefix?: string;
+  /** Prefix of the JetStream API subjects (`$JS.<domain>.API` for a domain). @defaultValue '$JS.API' */
+  apiPrefix?: string;
+}
+
+/** JetStream's acknowledgement of a stored message. */
+export interface PubAck {
+  stream: string;
+  /** The message's sequence in the stream (a KV entry's revision). */
+  seq: number;
+  /** True when `msgId` was seen within the stream's duplicate window: nothing new was stored. */
+  duplicate: boolean;
+}
+
+export interface JetStreamPublishOptions {
+  /** `Nats-Msg-Id`: the stream drops a second message with this id inside its duplicate window. @defaultValue none */
+  msgId?: string;
+  /**
+   * `Nats-Expected-Last-Subject-Sequence`: store only if the subject's last message has this
+   * sequence (0 = the subject has no message). @defaultValue none (unconditional)
+   */
+  expectedLastSubjectSequence?: number;
+  /** Further headers, e.g. `{ 'KV-Operation': 'DEL' }`. @defaultValue none */
+  headers?: Readonly<Record<string, string>>;
+  /** How a `RevisionConflictError` names this write. @defaultValue the subject and `expectedLastSubjectSequence` */
+  conflict?: ConflictTarget;
+}
+
+/** What a KV entry's last message says: PUT a value, or a DEL/PURGE marker. */
+export type KvOperation = 'PUT' | 'DEL' | 'PURGE';
+
+/** The last message stored on a subject. */
+export interface StoredMessage {
+  data: Uint8Array;
+  seq: number;
+  /** From the `KV-Operation` header; `PUT` when absent. */
+  operation: KvOperation;
+}
+
+type RequestKind = 'publish' | 'directGet' | 'msgGet';
+
+interface PendingRequest {
+  readonly kind: RequestKind;
+  readonly subject: string;
+  readonly sentAt: number;
+  readonly resolve: (value: never) => void;
+  readonly reject: (reason: unknown) => void;
+  readonly conflict: ConflictTarget | undefined;
+  readonly expected: number | undefined;
+}
+
+/** The client's connection options; read for `inboxPrefix` only (pinned by a test). */
+interface WithConnectionOptions {
+  options?: { inboxPrefix?: string };
+}
+
+const KV_OPERATION = 'KV-Operation';
+const MSG_ID = 'Nats-Msg-Id';
+const EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
+const EMPTY = new Uint8Array(0);
+const NO_RESPONDERS_DETAIL =
+  'JetStream is not enabled or not ready yet (e.g. just after a server restart), or no stream stores this subject (NATS 503 no responders)';
+
+const sharedByConnection = new WeakMap<NatsConnection, JetStreamRequests>();
+
+export class JetStreamRequests {
+  /**
+   * The instance shared on `nc` by whoever does not bring its own, created with `opts` on first
+   * use (later `opts` are ignored) and replaced once closed.
+   */
+  static shared(nc: NatsConnection, opts?: JetStreamRequestsOptions): JetStreamRequests {
+    let requests = sharedByConnection.get(nc);
+    if (!requests || requests.#closed) {
+      requests = new JetStreamRequests(nc, opts);
+      sharedByConnection.set(nc, requests);
+    }
+    return requests;
+  }
+
+  readonly timeoutMs: number;
+  readonly sweepIntervalMs: number;
+  /** Reply subjects are `<inbox>.<token>`. */
+  readonly inbox: string;
+  readonly apiPrefix: string;
+  readonly #nc: NatsConnection;
+  readonly #pending = new Map<string, PendingRequest>();
+  readonly #subscription: Subscription;
+  readonly #tokenStart: number;
+  #nextToken = 0;
+  #sweepTimer: NodeJS.Timeout | null = null;
+  #sweepArmed = false;
+  #closed = false;
+  /** Set when the reply subscription failed (e.g. a permissions violation): every request fails with it. */
+  #broken: Error | null = null;
+
+  constructor(nc: NatsConnection, opts: JetStreamRequestsOptions = {}) {
+    this.#nc = nc;
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    if (!(this.timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${this.timeoutMs}`);
+    this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(1000, Math.max(10, Math.round(this.timeoutMs / 10)));
+    if (!(this.sweepIntervalMs > 0)) throw new RangeError(`sweepIntervalMs must be > 0, got ${this.sweepIntervalMs}`);
+    this.apiPrefix = opts.apiPrefix ?? '$JS.API';
+    this.inbox = createInbox(opts.inboxPrefix ?? (nc as WithConnectionOptions).options?.inboxPrefix);
+    this.#tokenStart = this.inbox.length + 1;
+    if (nc.isClosed()) throw new StoreClosedError('JetStream requests');
+    this.#subscription = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => this.#onReply(err, msg) });
+    nc.closed().then(
+      () => this.#shutdown(),
+      () => this.#shutdown(),
+    );
+  }
+
+  /** Requests waiting for their reply. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** True while the sweep timer is armed (only while requests are pending, plus at most one sweep period). */
+  get sweepArmed(): boolean {
+    return this.#sweepArmed;
+  }
+
+  /** Publishes `data` to a stream's `subject` and resolves to JetStream's acknowledgement. */
+  publish(subject: string, data: Uint8Array, opts?: JetStreamPublishOptions): Promise<PubAck> {
+    let headers: MsgHdrs | undefined;
+    if (opts) {
+      if (opts.msgId !== undefined) (headers ??= natsHeaders()).set(MSG_ID, opts.msgId);
+      if (opts.expectedLastSubjectSequence !== undefined) {
+        (headers ??= natsHeaders()).set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(opts.expectedLastSubjectSequence));
+      }
+      if (opts.headers) for (const name in opts.headers) (headers ??= natsHeaders()).set(name, opts.headers[name]!);
+    }
+    return this.#request('publish', subject, data, headers, opts?.conflict, opts?.expectedLastSubjectSequence);
+  }
+
+  /**
+   * The last message on `subject` in `stream` through the direct get API
+   * (`<api>.DIRECT.GET.<stream>.<subject>`), or null when the subject has none. Needs the stream's
+   * `allow_direct` (KV buckets get it on nats-server ≥ 2.9): on a stream without it the request
+   * goes unanswered and times out, so check the stream's config and use `lastMessage` otherwise.
+   */
+  directGet(stream: string, subject: string): Promise<StoredMessage | null> {
+    return this.#request('directGet', `${this.apiPrefix}.DIRECT.GET.${stream}.${subject}`, EMPTY, undefined, undefined, undefined);
+  }
+
+  /** Like `directGet` through `<api>.STREAM.MSG.GET.<stream>` (`last_by_subj`): any stream, answered by its leader. */
+  lastMessage(stream: string, subject: string): Promise<StoredMessage | null> {
+    const payload = new TextEncoder().encode(JSON.stringify({ last_by_subj: subject }));
+    return this.#request('msgGet', `${this.apiPrefix}.STREAM.MSG.GET.${stream}`, payload, undefined, undefined, undefined);
+  }
+
+  /** Fails pending requests with `StoreClosedError` and ends the reply subscription. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#shutdown();
+    if (!this.#nc.isClosed()) this.#subscription.unsubscribe();
+  }
+
+  #request<T>(
+    kind: RequestKind,
+    subject: string,
+    data: Uint8Array,
+    headers: MsgHdrs | undefined,
+    conflict: ConflictTarget | undefined,
+    expected: number | undefined,
+  ): Promise<T> {
+    if (this.#closed || this.#nc.isClosed()) return Promise.reject(new StoreClosedError(`request on "${subject}"`));
+    if (this.#broken) return Promise.reject(this.#broken);
+    const token = (++this.#nextToken).toString(36);
+    return new Promise<T>((resolve, reject) => {
+      try {
+        this.#nc.publish(subject, data, headers ? { reply: `${this.inbox}.${token}`, headers } : { reply: `${this.inbox}.${token}` });
+      } catch (err) {
+        reject(
+          err instanceof ClosedConnectionError || err instanceof DrainingConnectionError
+            ? new StoreClosedError(`request on "${subject}"`)
+            : err,
+        );
+        return;
+      }
+      this.#pending.set(token, {
+        kind,
+        subject,
+        sentAt: performance.now(),
+        resolve: resolve as (value: never) => void,
+        reject,
+        conflict,
+        expected,
+      });
+      if (!this.#sweepArmed) this.#armSweep();
+    });
+  }
+
+  #onReply(err: Error | null, msg: Msg): void {
+    if (err) {
+      this.#broken = new StoreUnavailableError(`${this.inbox}.*`, `the reply subscription failed: ${err.message}`);
+      this.#failAll(() => this.#broken!);
+      return;
+    }
+    const token = msg.subject.substring(this.#tokenStart);
+    const request = this.#pending.get(token);
+    if (!request) return; // timed out already, or a stray reply
+    this.#pending.delete(token);
+    try {
+      const settle = request.resolve as (value: unknown) => void;
+      switch (request.kind) {
+        case 'publish':
+          settle(parsePubAck(request, msg));
+          break;
+        case 'directGet':
+          settle(parseDirectGet(request, msg));
+          break;
+        case 'msgGet':
+          settle(parseMsgGet(request, msg));
+          break;
+      }
+    } catch (error) {
+      request.reject(error);
+    }
+  }
+
+  #armSweep(): void {
+    if (this.#closed) return;
+    this.#sweepArmed = true;
+    if (this.#sweepTimer) {
+      this.#sweepTimer.refresh(); // re-arms the one timer, also after it fired
+    } else {
+      this.#sweepTimer = setTimeout(this.#sweep, this.sweepIntervalMs);
+      this.#sweepTimer.unref();
+    }
+  }
+
+  readonly #sweep = (): void => {
+    this.#sweepArmed = false;
+    const cutoff = performance.now() - this.timeoutMs;
+    for (const [token, request] of this.#pending) {
+      if (request.sentAt > cutoff) break; // insertion order is deadline order
+      this.#pending.delete(token);
+      request.reject(new StoreTimeoutError(request.subject, this.timeoutMs));
+    }
+    if (this.#pending.size > 0) this.#armSweep();
+  };
+
+  #shutdown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#sweepTimer) clearTimeout(this.#sweepTimer);
+    this.#sweepArmed = false;
+    this.#failAll((request) => new StoreClosedError(`request on "${request.subject}"`));
+  }
+
+  #failAll(error: (request: PendingRequest) => Error): void {
+    const requests = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const request of requests) request.reject(error(request));
+  }
+}
+
+/** The status a reply carries in its header line (0 = none): 503 no responders, 404 not found… */
+function statusOf(msg: Msg): number {
+  return msg.headers?.code ?? 0;
+}
+
+function parsePubAck(request: PendingRequest, msg: Msg): PubAck {
+  const status = statusOf(msg);
+  if (status === 503) throw new StoreUnavailableError(request.subject, NO_RESPONDERS_DETAIL);
+  if (status !== 0 && msg.data.length === 0) {
+    throw new JetStreamRequestError(request.subject, { code: status, description: msg.headers?.description ?? '' });
+  }
+  const reply = msg.json<{ stream?: string; seq?: number; duplicate?: boolean; error?: JetStreamApiErrorBody }>();
+  if (reply.error) throw jetStreamRequestError(request.subject, reply.error, request.conflict, request.expected);
+  if (!reply.stream || typeof reply.seq !== 'number') {
+    throw new JetStreamRequestError(request.subject, { code: 500, description: `invalid publish acknowledgement ${msg.string()}` });
+  }
+  return { stream: reply.stream, seq: reply.seq, duplicate: reply.duplicate === true };
+}
+
+function parseDirectGet(request: PendingRequest, msg: Msg): StoredMessage | null {
+  const headers = msg.headers;
+  const status = headers?.code ?? 0;
+  if (status === 404) return null;
+  if (status === 503) throw new StoreUnavailableError(request.subject, NO_RESPONDERS_DETAIL);
+  if (!headers || status !== 0) {
+    throw new JetStreamRequestError(request.subject, {
+      code: status || 500,
+      description: headers?.description || 'direct get reply without headers',
+    });
+  }
+  return { data: msg.data, seq: Number(headers.get('Nats-Sequence')), operation: operationOf(headers.get(KV_OPERATION), headers.get('Nats-Marker-Reason')) };
+}
+
+interface MsgGetReply {
+  message?: { seq: number; data?: string; hdrs?: string };
+  error?: JetStreamApiErrorBody;
+}
+
+const NO_MESSAGE_FOUND = 10037;
+
+function parseMsgGet(request: PendingRequest, msg: Msg): StoredMessage | null {
+  if (statusOf(msg) === 503) throw new StoreUnavailableError(request.subject, NO_RESPONDERS_DETAIL);
+  const reply = msg.json<MsgGetReply>();
+  if (reply.error) {
+    if (reply.error.err_code === NO_MESSAGE_FOUND) return null;
+    throw jetStreamRequestError(request.subject, reply.error);
+  }
+  const message = reply.message;
+  if (!message) throw new JetStreamRequestError(request.subject, { code: 500, description: 'message get reply without a message' });
+  const headerText = message.hdrs ? Buffer.from(message.hdrs, 'base64').toString('utf8') : '';
+  return {
+    data: message.data ? new Uint8Array(Buffer.from(message.data, 'base64')) : EMPTY,
+    seq: message.seq,
+    operation: operationOf(headerValue(headerText, KV_OPERATION), headerValue(headerText, 'Nats-Marker-Reason')),
+  };
+}
+
+/** As @nats-io/kv reads it: a MaxAge marker (nats-server ≥ 2.11) is a purge, else the KV-Operation header. */
+function operationOf(kvOperation: string, markerReason: string): KvOperation {
+  if (markerReason === 'MaxAge') return 'PURGE';
+  return kvOperation === 'DEL' || kvOperation === 'PURGE' ? kvOperation : 'PUT';
+}
+
+/** A header's first value in a raw `NATS/1.0\r\nName: value\r\n…` block; '' when absent. */
+function headerValue(block: string, name: string): string {
+  for (const line of block.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && line.slice(0, colon) === name) return line.slice(colon + 1).trim();
+  }
+  return '';
+}
