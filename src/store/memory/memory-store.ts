@@ -20,7 +20,7 @@ import {
   type StoreDriver,
   type StoreFactory,
 } from '../store-backend.js';
-import { StoreClosedError, StoreConfigError } from '../store-errors.js';
+import { RecordTooLargeError, StoreClosedError, StoreConfigError } from '../store-errors.js';
 import { MemoryBucket } from './memory-bucket.js';
 import { MemoryWorkQueue } from './memory-work-queue.js';
 
@@ -195,6 +195,9 @@ class MemoryDriver implements StoreDriver {
     return {
       publish: async (messages) => {
         this.#assertOpen('publish');
+        for (const { jobId, data } of messages) {
+          if (data.length > this.cluster.maxPayloadBytes) throw new RecordTooLargeError(`job ${jobId}`, data.length, this.cluster.maxPayloadBytes);
+        }
         return queue.publish(messages);
       },
       fetch: async (max: number, opts: QueueFetchOptions = {}) => {

@@ -13,10 +13,11 @@
  * answers 404 when empty and 408 after a partial batch; acks from a superseded delivery still ack,
  * while nak/working from one are ignored.
  */
-import { AckPolicy, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { createInbox, nanos, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import type { JobQueue, PublishOutcome, QueueDelivery, QueueFetchOptions, QueueMessage } from '../job-queue.js';
-import { StoreClosedError, StoreConfigError } from '../store-errors.js';
+import { RecordTooLargeError, StoreClosedError, StoreConfigError } from '../store-errors.js';
+import type { JetStreamRequests } from './jetstream-requests.js';
 import { encodeKeyToken, tryDecodeKeyToken } from '../store-keys.js';
 import { isConsumerNotFound, isStreamNotFound } from './nats-errors.js';
 
@@ -43,7 +44,7 @@ export class NatsJobQueue implements JobQueue {
 
   private constructor(
     private readonly nc: NatsConnection,
-    private readonly js: JetStreamClient,
+    private readonly requests: JetStreamRequests,
     private readonly jsm: JetStreamManager,
     private readonly names: QueueNames,
     private readonly config: QueueConfig,
@@ -52,7 +53,7 @@ export class NatsJobQueue implements JobQueue {
   }
 
   /** Creates the stream and the shared consumer if absent; refuses existing ones that do not fit. */
-  static async open(nc: NatsConnection, jsm: JetStreamManager, js: JetStreamClient, names: QueueNames, config: QueueConfig): Promise<NatsJobQueue> {
+  static async open(nc: NatsConnection, jsm: JetStreamManager, requests: JetStreamRequests, names: QueueNames, config: QueueConfig): Promise<NatsJobQueue> {
     const subjects = [`${names.subjectPrefix}.>`];
     try {
       const info = await jsm.streams.info(names.stream);
@@ -93,7 +94,7 @@ export class NatsJobQueue implements JobQueue {
         max_ack_pending: -1,
       });
     }
-    return new NatsJobQueue(nc, js, jsm, names, config);
+    return new NatsJobQueue(nc, requests, jsm, names, config);
   }
 
   #subject(jobId: string): string {
@@ -102,9 +103,13 @@ export class NatsJobQueue implements JobQueue {
 
   async publish(messages: readonly QueueMessage[]): Promise<PublishOutcome[]> {
     if (this.nc.isClosed()) throw new StoreClosedError('publish');
+    const max = this.nc.info?.max_payload;
+    for (const { jobId, data } of messages) {
+      if (max !== undefined && data.length > max) throw new RecordTooLargeError(`job ${jobId}`, data.length, max);
+    }
     return Promise.all(
       messages.map(async ({ jobId, data }) => {
-        const ack = await this.js.publish(this.#subject(jobId), data, { msgID: jobId, timeout: this.config.requestTimeoutMs });
+        const ack = await this.requests.publish(this.#subject(jobId), data, { msgId: jobId });
         return ack.duplicate ? 'duplicate' : 'queued';
       }),
     );
@@ -130,7 +135,7 @@ export class NatsJobQueue implements JobQueue {
 
   async peek(jobId: string): Promise<{ data: Uint8Array; seq: number } | null> {
     if (this.nc.isClosed()) throw new StoreClosedError('peek');
-    const msg = await this.jsm.streams.getMessage(this.names.stream, { last_by_subj: this.#subject(jobId) });
+    const msg = await this.requests.lastMessage(this.names.stream, this.#subject(jobId));
     return msg ? { data: msg.data, seq: msg.seq } : null;
   }
 

@@ -31,6 +31,7 @@ import {
 import { validatePrefix } from '../store-keys.js';
 import { StoreClosedError } from '../store-errors.js';
 import { NatsBucket } from './nats-bucket.js';
+import { JetStreamRequests } from './jetstream-requests.js';
 import { NatsJobQueue } from './nats-job-queue.js';
 
 /** Node TLS options as @nats-io/transport-node takes them (ca, cert, key, rejectUnauthorized, …). */
@@ -185,13 +186,15 @@ async function openDriver(
       leases: resolved.leaseDurationMs,
       nodes: resolved.nodeTtlMs,
     };
+    const inboxPrefix = opts.connection?.inboxPrefix;
+    // One request path for every KV write and queue publish of this connection (no per-request timer or Error).
+    const requests = new JetStreamRequests(nc, { timeoutMs: requestTimeoutMs, ...(inboxPrefix === undefined ? {} : { inboxPrefix }) });
     const buckets = {} as Record<BucketName, KvBucket>;
     for (const name of Object.values(BucketName)) {
-      buckets[name] = await NatsBucket.open(kvm, nc, `${prefix}_${name}`, ttl[name]);
+      buckets[name] = await NatsBucket.open(kvm, nc, `${prefix}_${name}`, ttl[name], requests);
     }
-    const inboxPrefix = opts.connection?.inboxPrefix;
     const names = { stream: `${prefix}_dispatch`, subjectPrefix: `${prefix}.dispatch`, consumer: `${prefix}_workers` };
-    const queue = await NatsJobQueue.open(nc, jsm, js, inboxPrefix === undefined ? names : { ...names, inboxPrefix }, {
+    const queue = await NatsJobQueue.open(nc, jsm, requests, inboxPrefix === undefined ? names : { ...names, inboxPrefix }, {
       ackWaitMs: resolved.ackWaitMs,
       duplicateWindowMs: resolved.duplicateWindowMs,
       requestTimeoutMs,
