@@ -165,6 +165,11 @@ export class JobHost {
           delivery.ack();
           await this.#releaseSlot(slot);
           return send({ type: 'LEASE_NOT_ACQUIRED', reason: 'finished' });
+        case 'corrupt':
+          delivery.ack();
+          await this.#releaseSlot(slot);
+          this.node.emit('JobDeserializationFailed', { jobId: job.id, error: outcome.error.message });
+          return send({ type: 'LEASE_NOT_ACQUIRED', reason: 'finished' });
         case 'later':
           delivery.nak(outcome.retryInMs);
           await this.#releaseSlot(slot);

@@ -10,11 +10,10 @@
  * the server before the job does (same connection, in order).
  */
 import type { JobResult } from '../records.js';
-import { CorruptRecordError, type StoreBackend } from '../store/index.js';
+import type { StoreBackend } from '../store/index.js';
 
 interface Waiter {
   resolve: (result: JobResult | null) => void;
-  reject: (error: unknown) => void;
 }
 
 /** A registered wait: `result` settles with the result, or null on timeout or close. */
@@ -41,19 +40,12 @@ export class ResultWaiters {
   register(jobId: string, timeoutMs?: number): Wait {
     let waiter!: Waiter;
     let timer: NodeJS.Timeout | null = null;
-    const result = new Promise<JobResult | null>((resolve, reject) => {
-      const settle = (): void => {
-        if (timer) clearTimeout(timer);
-        this.remove(jobId, waiter);
-      };
+    const result = new Promise<JobResult | null>((resolve) => {
       waiter = {
         resolve: (r) => {
-          settle();
+          if (timer) clearTimeout(timer);
+          this.remove(jobId, waiter);
           resolve(r);
-        },
-        reject: (e) => {
-          settle();
-          reject(e);
         },
       };
     });
@@ -105,11 +97,10 @@ export class ResultWaiters {
         if (!result) return;
         for (const w of [...(this.waiters.get(jobId) ?? [])]) w.resolve(result);
       },
-      (error: unknown) => {
+      () => {
         // A store that does not answer (restart, reconnect) is not an answer: the repoll asks
-        // again. Only a result that exists but cannot be read ends the wait.
-        if (!(error instanceof CorruptRecordError)) return;
-        for (const w of [...(this.waiters.get(jobId) ?? [])]) w.reject(error);
+        // again. An unreadable state is not one either: the worker that takes the job replaces it
+        // with a `deserialization_failed` result, whose completion ends the wait.
       },
     );
   }

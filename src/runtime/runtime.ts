@@ -18,8 +18,9 @@ import {
   UnknownTaskError,
 } from '../errors.js';
 import type { JobRecord, JobResult, ScheduleRecord } from '../records.js';
-import { CorruptRecordError, StoreClosedError, type RuntimeEvent, type RuntimeEventMap, type RuntimeEventType, type StoreBackend } from '../store/index.js';
+import { CorruptRecordError, StoreClosedError, type ListJobsQuery, type RuntimeEvent, type RuntimeEventMap, type RuntimeEventType, type StoreBackend } from '../store/index.js';
 import { EventHub } from './event-hub.js';
+import { toJobInfo, type JobInfo } from './job-info.js';
 import { buildEvent, type EventFields, type NodeContext } from './node-context.js';
 import { withinPayloadLimit } from './payload-limit.js';
 import { assertPlainData } from './plain-data.js';
@@ -221,7 +222,8 @@ export class Runtime {
       // A caller who asked to wait waits through a store outage (a server restart, a reconnect):
       // a failed lookup only means "not known yet", the waiters keep looking.
       const found = await this.backend.jobs.lookup(id).catch((error: unknown) => {
-        if (wait && isTransientStoreError(error)) return undefined;
+        // An unreadable state is ended `deserialization_failed` by the worker that takes the job.
+        if (wait && (isTransientStoreError(error) || error instanceof CorruptRecordError)) return undefined;
         throw error;
       });
       if (found === null) throw new JobLookupError(id);
@@ -236,6 +238,17 @@ export class Runtime {
       wait?.cancel();
       throw error;
     }
+  }
+
+  /**
+   * Jobs newest first, filtered by state (`queued`, `running`, `done` or an outcome), task or
+   * schedule; pass `nextCursor` back as `cursor` for the next page. A tool's view: it reads every job
+   * key and the queued messages (up to 10,000).
+   */
+  async listJobs(query: ListJobsQuery = {}): Promise<{ jobs: JobInfo[]; nextCursor: string | null }> {
+    this.assertUsable();
+    const { jobs, nextCursor } = await this.backend.jobs.list(query);
+    return { jobs: jobs.map(toJobInfo), nextCursor };
   }
 
   /** Adds a job, waits for it, and returns its value or throws JobFailedError. */

@@ -5,7 +5,7 @@ export { encodeEvents, decodeEvents, SignalEventBus } from './event-bus.js';
 export type { EventBus } from './event-bus.js';
 export type { JobQueue, PublishOutcome, QueueDelivery, QueueFetchOptions, QueueMessage } from './job-queue.js';
 export { JobStore } from './job-store.js';
-export type { AcquireOutcome, CancelOutcome, JobDelivery, JobLease, JobLookup, StoredJobState } from './job-store.js';
+export type { AcquireOutcome, CancelOutcome, JobDelivery, JobLease, JobLookup, ListedJob, ListJobsQuery, StoredJobState } from './job-store.js';
 export { keyMatches } from './kv-bucket.js';
 export type { BucketSpec, KvBucket, KvChange, KvEntry, KvWatchOptions } from './kv-bucket.js';
 export { isLeaseLost, LeaseLostReason } from './lease.js';

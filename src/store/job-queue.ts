@@ -65,4 +65,6 @@ export interface JobQueue {
   peek(jobId: string): Promise<{ data: Uint8Array; seq: number } | null>;
   /** Messages in the queue (delivered and unacked ones included). */
   depth(): Promise<number>;
+  /** Up to `limit` messages in the queue, oldest first (for listings; reads one by one on NATS). */
+  messages(limit: number): Promise<{ jobId: string; data: Uint8Array; seq: number }[]>;
 }

@@ -62,7 +62,9 @@ export type AcquireOutcome =
   /** The job's key tracks another message of the same job: ack this one. */
   | { status: 'duplicate' }
   /** Someone may still run it (renewed recently), the job waits for its backoff, or a race was lost: nak with the delay. */
-  | { status: 'later'; retryInMs: number; reason: 'held' | 'not_yet' | 'contended' };
+  | { status: 'later'; retryInMs: number; reason: 'held' | 'not_yet' | 'contended' }
+  /** The job's key held an unreadable state: the job was ended `deserialization_failed` (fenced on that state). */
+  | { status: 'corrupt'; error: CorruptRecordError };
 
 /** A job's state with the revision it was read at. */
 export interface StoredJobState {
@@ -81,6 +83,47 @@ export interface JobLookup {
 }
 
 export type CancelOutcome = 'cancelled' | 'finished' | 'running' | 'unknown';
+
+/** One job in a listing: its state (a job known only by its queue message is `queued`) and record. */
+export interface ListedJob {
+  jobId: string;
+  state: JobState;
+  /** The record (from the done state or the queue message); null when neither is readable. */
+  job: JobRecord | null;
+}
+
+/** Filter and page of `JobStore.list`. */
+export interface ListJobsQuery {
+  /** `queued`, `running`, `done`, or a done job's outcome. @defaultValue all */
+  state?: 'queued' | 'running' | 'done' | JobResult['outcome'];
+  task?: string;
+  scheduleId?: string;
+  /** @defaultValue 100 */
+  limit?: number;
+  /** From the previous page's `nextCursor`. @defaultValue the first page */
+  cursor?: string | null;
+}
+
+/** Messages read from the queue for one listing at most (a listing reads them one by one on NATS). */
+const LISTING_QUEUE_SCAN_LIMIT = 10_000;
+
+function tryDecodeJob(data: Uint8Array): JobRecord | null {
+  try {
+    return decodeRecord('job', data);
+  } catch {
+    return null;
+  }
+}
+
+function matches(listed: ListedJob, query: ListJobsQuery): boolean {
+  const { state } = listed;
+  const task = state.phase === 'done' ? state.job.task : state.task;
+  if (query.task !== undefined && task !== query.task) return false;
+  if (query.scheduleId !== undefined && listed.job?.scheduleId !== query.scheduleId) return false;
+  if (query.state === undefined) return true;
+  if (query.state === 'queued' || query.state === 'running' || query.state === 'done') return state.phase === query.state;
+  return state.phase === 'done' && state.result.outcome === query.state;
+}
 
 /** A record for a job known only by its key state (its message is gone): enough for a result. */
 function placeholderRecord(id: string, task: string, attempt: number, now: number): JobRecord {
@@ -165,7 +208,13 @@ export class JobStore {
         if (taken) return taken;
       }
       for (let round = 0; round < 2; round++) {
-        const current = await this.#read(key);
+        let current: StoredJobState | null;
+        try {
+          current = await this.#read(key);
+        } catch (error) {
+          if (!(error instanceof CorruptRecordError)) throw error;
+          return await this.#endCorrupt(key, job, error, nodeId);
+        }
         const now = this.clock.now();
         if (current === null) {
           const taken = await take(job, 0, false);
@@ -272,6 +321,23 @@ export class JobStore {
     return true;
   }
 
+  /** Overwrites an unreadable state (at its revision) with a `deserialization_failed` result. */
+  async #endCorrupt(key: string, job: JobRecord, error: CorruptRecordError, nodeId: string): Promise<AcquireOutcome> {
+    const result: JobResult = {
+      jobId: job.id,
+      outcome: 'deserialization_failed',
+      error: { name: error.name, message: error.message },
+      finishedAt: new Date(this.clock.now()),
+      attempt: job.attempt,
+      nodeId,
+    };
+    const bytes = encodeRecord('jobState', this.#doneState(job, result, job.resultTtlMs));
+    const revision = await this.#writeBytes(key, bytes, error.revision);
+    if (revision === null) return { status: 'later', retryInMs: CONTENDED_RETRY_MS, reason: 'contended' };
+    this.signals.send(SignalChannel.done, key, bytes);
+    return { status: 'corrupt', error };
+  }
+
   // ---- reading ------------------------------------------------------------------------------
 
   /** The job's key state, or null. Throws CorruptRecordError (after reporting it). */
@@ -284,9 +350,11 @@ export class JobStore {
     const stored = await this.get(jobId);
     if (stored && stored.state.phase === 'done') return { ...stored, job: stored.state.job };
     const queued = await this.queue.peek(jobId);
-    const message = queued ? decodeRecord('job', queued.data) : null;
+    const message = queued ? tryDecodeJob(queued.data) : null;
     if (stored) return { ...stored, job: message && atAttempt(message, stored.state as { attempt: number; notBefore?: Date }) };
     if (message) return { state: { phase: 'queued', task: message.task, attempt: message.attempt }, revision: 0, job: message };
+    // An unreadable message: queued all the same (the worker that takes it ends it deserialization_failed).
+    if (queued) return { state: { phase: 'queued', task: '?', attempt: 1 }, revision: 0, job: null };
     // Acquired (and its message acked) between the two reads: the key exists now.
     const late = await this.get(jobId);
     return late && { ...late, job: late.state.phase === 'done' ? late.state.job : null };
@@ -407,12 +475,47 @@ export class JobStore {
     return deleted;
   }
 
+  /**
+   * Jobs newest first (by creation time, then id), filtered; `nextCursor` continues the listing.
+   * Reads every job key and up to 10,000 queued messages: a tool's listing, not a hot path.
+   */
+  async list(query: ListJobsQuery = {}): Promise<{ jobs: ListedJob[]; nextCursor: string | null }> {
+    const limit = query.limit ?? 100;
+    const [stored, messages] = await Promise.all([this.states(), this.queue.messages(LISTING_QUEUE_SCAN_LIMIT)]);
+    const byId = new Map<string, ListedJob>();
+    const records = new Map<string, JobRecord>();
+    for (const message of messages) {
+      try {
+        records.set(message.jobId, decodeRecord('job', message.data));
+      } catch {
+        // a corrupt message is listed by its key state if it has one, else skipped
+      }
+    }
+    for (const { jobId, state } of stored) {
+      const record = state.phase === 'done' ? state.job : records.get(jobId);
+      byId.set(jobId, { jobId, state, job: record ? atAttempt(record, state.phase === 'done' ? record : state) : null });
+    }
+    for (const [jobId, job] of records) {
+      if (!byId.has(jobId)) byId.set(jobId, { jobId, state: { phase: 'queued', task: job.task, attempt: job.attempt }, job });
+    }
+    const wanted = [...byId.values()].filter((listed) => matches(listed, query));
+    const sortKey = (l: ListedJob): string => `${String(l.job?.createdAt.getTime() ?? 0).padStart(16, '0')}:${l.jobId}`;
+    wanted.sort((a, b) => (sortKey(a) < sortKey(b) ? 1 : sortKey(a) > sortKey(b) ? -1 : 0));
+    const start = query.cursor ? wanted.findIndex((l) => sortKey(l) < Buffer.from(query.cursor as string, 'base64url').toString()) : 0;
+    const page = start < 0 ? [] : wanted.slice(start, start + limit);
+    const last = page[page.length - 1];
+    const more = start >= 0 && start + limit < wanted.length;
+    return { jobs: page, nextCursor: more && last ? Buffer.from(sortKey(last)).toString('base64url') : null };
+  }
+
   /** Every job state in the bucket, corrupt ones reported and skipped (for listings). */
-  async states(): Promise<StoredJobState[]> {
-    const out: StoredJobState[] = [];
+  async states(): Promise<(StoredJobState & { jobId: string })[]> {
+    const out: (StoredJobState & { jobId: string })[] = [];
     for (const entry of await this.bucket.entries()) {
+      const jobId = tryDecodeKeyToken(entry.key);
+      if (jobId === null) continue;
       const decoded = this.#decode(entry.key, entry.value, entry.revision);
-      if (!(decoded instanceof CorruptRecordError)) out.push(decoded);
+      if (!(decoded instanceof CorruptRecordError)) out.push({ ...decoded, jobId });
     }
     return out;
   }

@@ -93,6 +93,8 @@ export interface StoreBackend {
   readonly schedules: ScheduleRepository;
   /** Jobs: the dispatch queue and each job's fenced state (lease, result). */
   readonly jobs: JobStore;
+  /** The raw dispatch queue, for tooling and tests; the runtime uses `jobs`. */
+  readonly queue: JobQueue;
   readonly events: EventBus;
   readonly nodes: NodeRegistry;
   readonly connectionState: ConnectionState;
@@ -175,6 +177,7 @@ export function assembleBackend(driver: StoreDriver, opts: ResolvedStoreOptions,
     leases,
     schedules: new ScheduleRepository(buckets.schedules, onCorrupt),
     jobs,
+    queue: driver.queue,
     events,
     nodes: new NodeRegistry(buckets.nodes, () => clock.now()),
     get connectionState() {

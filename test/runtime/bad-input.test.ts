@@ -99,11 +99,10 @@ describe.each(STORE_KINDS)('bad input on the %s store', (kind) => {
     await expectStillWorking(rt);
   });
 
-  it('a corrupt job record planted in the jobs bucket: JobDeserializationFailed, a deserialization_failed result, other jobs complete', async () => {
+  it('a corrupt job message planted in the queue: JobDeserializationFailed, a deserialization_failed result, other jobs complete', async () => {
     const { rt, events } = await startedNode(kind);
     const others = await Promise.all([1, 2, 3].map((n) => rt.addJob({ task: 'echo', args: n })));
-    await rt.backend.buckets.jobs.put(encodeKeyToken('corrupt-job'), GARBAGE);
-    await rt.backend.dispatch.enqueue('corrupt-job');
+    await rt.backend.queue.publish([{ jobId: 'corrupt-job', data: GARBAGE }]);
     const more = await Promise.all([4, 5, 6].map((n) => rt.addJob({ task: 'echo', args: n })));
 
     const result = await rt.getJobResult('corrupt-job', { wait: true, timeout: 5_000 });
@@ -113,6 +112,19 @@ describe.each(STORE_KINDS)('bad input on the %s store', (kind) => {
     );
     const values = await Promise.all([...others, ...more].map((id) => rt.getJobResult(id, { wait: true, timeout: 5_000 })));
     expect(values.map((r) => [r?.outcome, r?.returnValue])).toEqual([1, 2, 3, 4, 5, 6].map((n) => ['success', n]));
+    await expectStillWorking(rt);
+  });
+
+  it('a corrupt job state planted on a job key: the job ends deserialization_failed (fenced on that state), other jobs complete', async () => {
+    const { rt, events } = await startedNode(kind);
+    // Not running yet: the node's capacity is 0 while the key is planted.
+    rt.setMaxConcurrentJobs(0);
+    const id = await rt.addJob({ task: 'echo', args: 'never' });
+    await rt.backend.buckets.jobs.put(encodeKeyToken(id), GARBAGE);
+    rt.setMaxConcurrentJobs(10);
+    const result = await rt.getJobResult(id, { wait: true, timeout: 5_000 }).catch((error: unknown) => error);
+    expect(result).toMatchObject({ jobId: id, outcome: 'deserialization_failed' });
+    await waitUntil('the JobDeserializationFailed event', () => events.find((e) => e.type === 'JobDeserializationFailed' && e.jobId === id));
     await expectStillWorking(rt);
   });
 

@@ -41,8 +41,8 @@ describe('a nats-server restart under load (G3)', () => {
     expect(results.map((r) => (r as { returnValue?: unknown }).returnValue)).toEqual(ids.map((_, n) => n));
     // Every job ran; a run cut off by the restart counts as a failed attempt and was retried.
     for (const id of ids) expect(runs.get(id)?.length).toBeGreaterThanOrEqual(1);
-    const { items } = await nodes[0]!.backend.results.list();
-    expect(items.filter((s) => ids.includes(s.record.jobId))).toHaveLength(ids.length);
+    const { jobs } = await nodes[0]!.listJobs({ state: 'done', limit: 100_000 });
+    expect(jobs.filter((j) => ids.includes(j.id))).toHaveLength(ids.length);
     // The nodes are back to normal.
     await expect(nodes[0]!.runJob('work', 99)).resolves.toBe(99);
   }, 60_000);

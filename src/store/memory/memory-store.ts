@@ -214,6 +214,10 @@ class MemoryDriver implements StoreDriver {
         this.#assertOpen('depth');
         return queue.size;
       },
+      messages: async (limit) => {
+        this.#assertOpen('messages');
+        return queue.messages(limit);
+      },
     };
   }
 }

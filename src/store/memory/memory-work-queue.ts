@@ -72,6 +72,16 @@ export class MemoryWorkQueue {
     return job ? { data: job.data.slice(), seq: job.seq } : null;
   }
 
+  /** Up to `limit` messages in the queue, oldest first. */
+  messages(limit: number): { jobId: string; data: Uint8Array; seq: number }[] {
+    const out: { jobId: string; data: Uint8Array; seq: number }[] = [];
+    for (const job of this.#jobs.values()) {
+      if (out.length >= limit) break;
+      out.push({ jobId: job.jobId, data: job.data.slice(), seq: job.seq });
+    }
+    return out;
+  }
+
   fetch(max: number, opts: QueueFetchOptions = {}): Promise<QueueDelivery[]> {
     if (!Number.isInteger(max) || max < 1) return Promise.reject(new RangeError(`fetch max must be an integer >= 1, got ${max}`));
     const now = this.#take(max);

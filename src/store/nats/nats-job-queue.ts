@@ -139,6 +139,21 @@ export class NatsJobQueue implements JobQueue {
     return msg ? { data: msg.data, seq: msg.seq } : null;
   }
 
+  async messages(limit: number): Promise<{ jobId: string; data: Uint8Array; seq: number }[]> {
+    if (this.nc.isClosed()) throw new StoreClosedError('messages');
+    const out: { jobId: string; data: Uint8Array; seq: number }[] = [];
+    let seq = 1;
+    while (out.length < limit) {
+      // STREAM.MSG.GET with next_by_subj (nats-server >= 2.9): the first message at or after `seq`.
+      const msg = await this.jsm.streams.getMessage(this.names.stream, { seq, next_by_subj: `${this.names.subjectPrefix}.>` } as never);
+      if (!msg) break;
+      const jobId = tryDecodeKeyToken(msg.subject.slice(msg.subject.lastIndexOf('.') + 1));
+      if (jobId !== null) out.push({ jobId, data: msg.data, seq: msg.seq });
+      seq = msg.seq + 1;
+    }
+    return out;
+  }
+
   async depth(): Promise<number> {
     if (this.nc.isClosed()) throw new StoreClosedError('depth');
     const info = await this.jsm.streams.info(this.names.stream);
