@@ -4,8 +4,9 @@
  * files of this folder, split by topic; a behaviour difference is a bug in one backend. Real time is
  * needed for server-side TTLs, so durations are short (1 s leases) and assertions are about order.
  */
-import { afterAll, beforeAll, describe, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, type TestContext } from 'vitest';
 import type { JobRecord, JobResult, ScheduleRecord } from '../../../src/records.js';
+import type { JobDelivery, JobLease } from '../../../src/store/job-store.js';
 import type { OpenStoreOptions, StoreBackend } from '../../../src/store/store-backend.js';
 import { BackendPool, memoryFixture, natsFixture, type BackendFixture } from '../support/backend-fixtures.js';
 
@@ -81,3 +82,19 @@ export const result = (jobId: string, extra: Partial<JobResult> = {}): JobResult
   nodeId: 'node-a',
   ...extra,
 });
+
+/** The next delivery on `store` (waiting up to `expiresMs` for one), which must be `jobId`'s. */
+export async function deliveryOf(store: StoreBackend, jobId: string, expiresMs = 3000): Promise<JobDelivery> {
+  const [delivery] = await store.jobs.fetch(1, { expiresMs });
+  expect(delivery?.jobId).toBe(jobId);
+  return delivery!;
+}
+
+/** Adds `record` to `store`, fetches it and acquires it for `nodeId`: a job running there. */
+export async function running(store: StoreBackend, record: JobRecord, nodeId = 'node-a'): Promise<{ delivery: JobDelivery; lease: JobLease }> {
+  expect(await store.jobs.add([record])).toEqual(['queued']);
+  const delivery = await deliveryOf(store, record.id);
+  const outcome = await store.jobs.acquire(delivery, delivery.job!, nodeId);
+  if (outcome.status !== 'acquired') throw new Error(`job ${record.id} not acquired: ${JSON.stringify(outcome)}`);
+  return { delivery, lease: outcome.lease };
+}
