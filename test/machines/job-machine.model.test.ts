@@ -1,316 +1,428 @@
 /**
- * Model-based tests of the job machine: paths through the machine's graph (effect answers and
- * timers as events) replayed on a live job actor under a parent, with a SimulatedClock and effects
- * the test answers by hand. Invariants at every step: nothing is written, requeued or released
- * after a lease loss; the slot is released exactly once, at the end; a running task is aborted on
- * every interruption; while the lease is held a renewal (or the loss deadline) is always pending
- * before the lease could expire.
+ * Model-based tests of the job machine. The model is the machine's own pure transition function
+ * explored by @xstate/graph over an environment of effect answers (acquireLease, runTask,
+ * commitResult, requeueJob), the lease keeper's reports (LEASE_RENEWED / LEASE_LOST) and outside
+ * requests (CANCEL / SHUTDOWN). Each path is replayed on a live job actor created as production
+ * creates it (`createActor(logic, { parent, id })`) with effects the test answers by hand; the live
+ * snapshot must equal the model's at every step, and these invariants must hold:
+ *
+ * - after LEASE_LOST nothing is committed or requeued and the job is done (discarded, lease_lost);
+ * - the slot is released exactly once, and only at the end (SLOT_RELEASED, then the done event);
+ * - a running task is aborted (abortTask with the right reason) on every way out of `running`
+ *   except its own answer, and never otherwise;
+ * - commitResult / requeueJob / runTask are only requested while the lease is held, never after a
+ *   loss, once each, with the params the context decided;
+ * - an answer is only ever given to an effect that was requested and is still pending, and in
+ *   every state exactly the effect it waits for is pending.
+ *
+ * Edge invariants (including each edge's actions, from XState's pure `transition`) are checked
+ * over the whole adjacency map, self-loops included, and over a hostile environment that sends
+ * every event in every state.
  */
 import { getAdjacencyMap, getShortestPaths, getSimplePaths } from '@xstate/graph';
 import type { StatePath } from '@xstate/graph';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createActor } from 'xstate';
-import type { AnyActorRef, SnapshotFrom } from 'xstate';
+import { afterAll, describe, expect, it } from 'vitest';
+import { transition } from 'xstate';
+import type { SnapshotFrom } from 'xstate';
+import { retryDelayMs } from '../../src/machines/job-policy.js';
 import { jobMachine } from '../../src/machines/job-machine.js';
-import type { JobInput } from '../../src/machines/job-types.js';
-import { controlledJobMachine, jobParent, JOB_EFFECTS, testJob, type JobEffectName } from '../support/fakes/job-fakes.js';
-import { comparable, edgesOf, fireTimer, withoutPrefixPaths, tieDateToClock, timersOf, type TimerStats } from '../support/fakes/model-replay.js';
-import { createSimClock, settle } from '../support/fakes/sim-time.js';
+import type { AbortTaskParams, JobEvent, JobInput, JobOutput } from '../../src/machines/job-types.js';
+import { controlledJobLogic, effectAnswered, endEvents, jobUnderParent, JOB_EFFECTS, testJob, type JobEffectName } from '../support/fakes/job-fakes.js';
+import { edgesOf, withoutPrefixPaths } from '../support/fakes/model-replay.js';
 
 type JobSnapshot = SnapshotFrom<typeof jobMachine>;
-type ModelEvent = { type: string; [key: string]: unknown };
 
-const LEASE_MS = 3000;
 const T0 = Date.UTC(2025, 0, 1);
-const DEADLINE = new Date(T0 + 60_000);
 const ON_TIME = T0 + 1_000;
 const LATE = T0 + 120_000;
+const DEADLINE = new Date(T0 + 60_000);
 const FINISHED = new Date(T0 + 2_000);
-const after = (path: string) => `xstate.after.effectRetry.job.${path}`;
-const TIMERS = new Set([
-  'RENEW_DUE',
-  'TIMEOUT',
-  'ACQUIRE_TIMEOUT',
-  after('holding.lease.renewing.waitingToRetry'),
-  after('holding.work.writingResult.waitingToRetry'),
-  after('holding.work.requeueing.waitingToRetry'),
-]);
-const isTimer = (e: ModelEvent) => TIMERS.has(e.type) || (e.type === 'LEASE_LOST' && e.reason === 'renewal_deadline');
-
-const done = (id: JobEffectName, output: unknown): ModelEvent => ({ type: `xstate.done.actor.${id}`, output, actorId: id });
-const failed = (id: JobEffectName): ModelEvent => ({ type: `xstate.error.actor.${id}`, error: new Error(`${id} failed`), actorId: id });
+const TASK_ERROR = { name: 'Error', message: 'boom' };
 
 interface ModelConfig {
   name: string;
   input: JobInput;
-  /** Offer CANCEL / SHUTDOWN / reported LEASE_LOST (the largest multipliers of the graph). */
-  interruptions: boolean;
-  /** Effects that may fail (reject). */
-  failing: ReadonlySet<JobEffectName>;
-  /** Offer every acquireLease answer, or only acquired / held elsewhere. */
+  /** Offer every acquireLease answer, or only "acquired" and "held elsewhere". */
   allAcquireAnswers: boolean;
-  /** Offer RESTORED (re-arms timers; moves both regions of `holding` at once). */
-  restores: boolean;
+  /** Offer CANCEL and SHUTDOWN in every state. */
+  interruptions: boolean;
+  /** Offer the lease keeper's reports (LEASE_RENEWED, LEASE_LOST) while the lease is held. */
+  keeper: boolean;
 }
 
-const fail = (config: ModelConfig, id: JobEffectName): ModelEvent[] => (config.failing.has(id) ? [failed(id)] : []);
+const HOLDING = ['running', 'committing', 'requeueing'] as const;
+const holds = (s: JobSnapshot): boolean => HOLDING.some((v) => s.matches(v));
 
-/** The environment: effect answers, timers and outside events possible in `s`. */
+/** The effect a state waits for. */
+function awaited(s: JobSnapshot): JobEffectName | null {
+  if (s.status !== 'active') return null;
+  if (s.matches('acquiring')) return 'acquireLease';
+  if (s.matches('running')) return 'runTask';
+  if (s.matches('committing')) return 'commitResult';
+  if (s.matches('requeueing')) return 'requeueJob';
+  return null;
+}
+
+/** The environment: what can happen to a job actor in `s`. */
 function environment(config: ModelConfig) {
-  return (s: JobSnapshot): ModelEvent[] => {
+  return (s: JobSnapshot): JobEvent[] => {
     if (s.status !== 'active') return [];
     const { context } = s;
-    const timers: ModelEvent[] = [];
-    const others: ModelEvent[] = [];
-    const lease = { revision: 1 };
-    if (s.matches('leasing')) {
-      timers.push({ type: 'ACQUIRE_TIMEOUT' });
-      others.push(done('acquireLease', { status: 'acquired', lease, now: ON_TIME }), done('acquireLease', { status: 'held_elsewhere' }));
+    const { attempt } = context.job;
+    const events: JobEvent[] = [];
+    if (s.matches('acquiring')) {
+      const acquired = (over: Partial<Extract<JobEvent, { type: 'LEASE_ACQUIRED' }>> = {}): JobEvent => ({
+        type: 'LEASE_ACQUIRED',
+        lease: { revision: 1 },
+        attempt,
+        now: ON_TIME,
+        previousAttemptAbandoned: false,
+        ...over,
+      });
+      events.push(acquired(), { type: 'LEASE_NOT_ACQUIRED', reason: 'held_elsewhere' });
       if (config.allAcquireAnswers) {
-        if (context.job.startDeadline) others.push(done('acquireLease', { status: 'acquired', lease, now: LATE }));
-        others.push(
-          done('acquireLease', { status: 'acquired', lease, now: ON_TIME, previousAttemptAbandoned: true }),
-          done('acquireLease', { status: 'task_slots_full', retryInMs: 500 }),
+        events.push(acquired({ previousAttemptAbandoned: true }));
+        if (context.job.startDeadline) events.push(acquired({ now: LATE }));
+        // The job's key says a later attempt runs (a requeued job's message delivered again).
+        if (context.retry && attempt < context.retry.attempts) events.push(acquired({ attempt: attempt + 1 }));
+        events.push(
+          { type: 'LEASE_NOT_ACQUIRED', reason: 'finished' },
+          { type: 'LEASE_NOT_ACQUIRED', reason: 'not_yet' },
+          { type: 'TASK_SLOTS_FULL', retryInMs: 1_000 },
+          { type: 'ACQUIRE_FAILED', error: 'store unreachable' },
         );
       }
-      others.push(...fail(config, 'acquireLease'));
-      if (config.interruptions) others.push({ type: 'CANCEL' }, { type: 'SHUTDOWN' });
     }
-    if (s.matches({ holding: { lease: 'held' } })) timers.push({ type: 'RENEW_DUE' });
-    if (s.matches({ holding: { lease: 'renewing' } })) timers.push({ type: 'LEASE_LOST', reason: 'renewal_deadline' });
-    if (s.matches({ holding: { lease: { renewing: 'requesting' } } })) {
+    if (s.matches('running')) {
+      events.push({ type: 'TASK_SUCCEEDED', value: 'task value' }, { type: 'TASK_FAILED', error: TASK_ERROR });
+      if (context.timeoutMs !== null) events.push({ type: 'TIMEOUT' });
+    }
+    if (s.matches('committing')) {
+      if (context.draft) events.push({ type: 'RESULT_COMMITTED', result: { ...context.draft, finishedAt: FINISHED } });
+      // The fenced write refused: someone else wrote the job's key.
+      events.push({ type: 'LEASE_LOST', reason: 'revision_moved' });
+    }
+    if (s.matches('requeueing')) events.push({ type: 'JOB_REQUEUED' }, { type: 'LEASE_LOST', reason: 'revision_moved' });
+    if (config.keeper && holds(s)) {
       // Revisions alternate 1 ⇄ 2 so the model stays finite; the machine only carries them.
-      const next = { revision: 3 - (context.lease?.revision ?? 1) };
-      others.push(
-        done('renewLease', { status: 'renewed', lease: next, now: ON_TIME }),
-        done('renewLease', { status: 'lost', reason: 'revision_moved' }),
-        ...fail(config, 'renewLease'),
-      );
+      events.push({ type: 'LEASE_RENEWED', lease: { revision: 3 - (context.lease?.revision ?? 1) } });
+      events.push({ type: 'LEASE_LOST', reason: 'renewal_deadline' });
+      if (s.matches('running')) events.push({ type: 'LEASE_LOST', reason: 'revision_moved' });
     }
-    if (s.matches({ holding: { lease: { renewing: 'waitingToRetry' } } })) timers.push({ type: after('holding.lease.renewing.waitingToRetry') });
-    if (s.matches({ holding: { work: 'running' } })) {
-      if (context.timeoutMs !== null) timers.push({ type: 'TIMEOUT' });
-      others.push(done('runTask', 'task value'), ...fail(config, 'runTask'));
-      if (config.interruptions) others.push({ type: 'CANCEL' }, { type: 'SHUTDOWN' }, { type: 'LEASE_LOST', reason: 'reported' });
-    }
-    if (s.matches({ holding: { work: { writingResult: 'writing' } } })) {
-      others.push(
-        done('writeResult', { status: 'written', result: { ...context.draft, finishedAt: FINISHED } }),
-        done('writeResult', { status: 'lease_lost', reason: 'revision_moved' }),
-        ...fail(config, 'writeResult'),
-      );
-    }
-    if (s.matches({ holding: { work: { writingResult: 'waitingToRetry' } } })) {
-      timers.push({ type: after('holding.work.writingResult.waitingToRetry') });
-    }
-    if (s.matches({ holding: { work: { requeueing: 'requesting' } } })) others.push(done('requeueJob', undefined), ...fail(config, 'requeueJob'));
-    if (s.matches({ holding: { work: { requeueing: 'waitingToRetry' } } })) {
-      timers.push({ type: after('holding.work.requeueing.waitingToRetry') });
-    }
-    if (s.matches('deferring')) others.push(done('requeueJob', undefined), ...fail(config, 'requeueJob'));
-    if (s.matches('releasing')) others.push(done('releaseLease', undefined), ...fail(config, 'releaseLease'));
-    if (config.restores) others.push({ type: 'RESTORED' });
-    // Timers first: on equal length the path generators keep the first event.
-    return [...timers, ...others];
+    if (config.interruptions) events.push({ type: 'CANCEL' }, { type: 'SHUTDOWN' });
+    return events;
   };
 }
 
-const LOSS = (e: ModelEvent) =>
-  e.type === 'LEASE_LOST' ||
-  (e.type === 'xstate.done.actor.renewLease' && (e.output as { status: string }).status === 'lost') ||
-  (e.type === 'xstate.done.actor.writeResult' && (e.output as { status: string }).status === 'lease_lost');
+/** Every event in every state: for the edge invariants (what the machine must ignore, it ignores). */
+function hostileEnvironment(input: JobInput) {
+  const result = { jobId: input.job.id, outcome: 'success' as const, attempt: input.job.attempt, finishedAt: FINISHED };
+  const all: JobEvent[] = [
+    { type: 'LEASE_ACQUIRED', lease: { revision: 1 }, attempt: input.job.attempt, now: ON_TIME, previousAttemptAbandoned: false },
+    { type: 'LEASE_NOT_ACQUIRED', reason: 'held_elsewhere' },
+    { type: 'TASK_SLOTS_FULL', retryInMs: 1_000 },
+    { type: 'ACQUIRE_FAILED', error: 'store unreachable' },
+    { type: 'LEASE_RENEWED', lease: { revision: 2 } },
+    { type: 'LEASE_LOST', reason: 'reported' },
+    { type: 'TASK_SUCCEEDED', value: 'late value' },
+    { type: 'TASK_FAILED', error: TASK_ERROR },
+    { type: 'TIMEOUT' },
+    { type: 'RESULT_COMMITTED', result },
+    { type: 'JOB_REQUEUED' },
+    { type: 'CANCEL' },
+    { type: 'SHUTDOWN' },
+  ];
+  return (s: JobSnapshot): JobEvent[] => (s.status === 'active' ? all : []);
+}
 
-/** Edge invariants over the whole model (self-loops included). */
-function assertJobEdge(from: JobSnapshot, event: ModelEvent, to: JobSnapshot): void {
-  const where = `${JSON.stringify(from.value)} --${event.type}--> ${JSON.stringify(to.value)}`;
-  if (from.matches('holding') && LOSS(event)) {
-    // No path from LEASE_LOST reaches a result write (or anything else): it ends the job there.
-    expect(to.value, `${where}: a lease loss did not end the job`).toBe('done');
-    expect(to.output, where).toMatchObject({ kind: 'discarded', reason: 'lease_lost' });
+const ABORT_REASON: Partial<Record<JobEvent['type'], AbortTaskParams['reason']>> = {
+  TIMEOUT: 'timeout',
+  CANCEL: 'cancelled',
+  SHUTDOWN: 'shutdown',
+  LEASE_LOST: 'lease_lost',
+};
+
+/** The abortTask a step must request: on every way out of `running` but the task's own answer. */
+function expectedAbort(from: JobSnapshot, event: JobEvent, to: JobSnapshot): AbortTaskParams[] {
+  const leavesRunning = from.matches('running') && !to.matches('running');
+  if (!leavesRunning || event.type === 'TASK_SUCCEEDED' || event.type === 'TASK_FAILED') return [];
+  const reason = ABORT_REASON[event.type];
+  if (!reason) throw new Error(`model: ${event.type} left running, which no event but the task's answers, TIMEOUT, CANCEL, SHUTDOWN and LEASE_LOST may`);
+  return [{ jobId: from.context.job.id, reason }];
+}
+
+/** The outcome a draft decided on `event` must carry. */
+function expectedOutcome(from: JobSnapshot, event: JobEvent): string {
+  switch (event.type) {
+    case 'TASK_SUCCEEDED':
+      return 'success';
+    case 'TASK_FAILED':
+      return 'error';
+    case 'TIMEOUT':
+      return 'timeout';
+    case 'CANCEL':
+      return 'cancelled';
+    case 'LEASE_ACQUIRED': {
+      if (event.previousAttemptAbandoned) return 'abandoned';
+      if (from.context.cancelRequested) return 'cancelled';
+      return 'missed_start_deadline';
+    }
+    default:
+      return `(no outcome is decided on ${event.type})`;
   }
-  if (to.matches({ holding: { work: 'writingResult' } }) && !from.matches({ holding: { work: 'writingResult' } })) {
-    expect(LOSS(event), `${where}: writing after a loss`).toBe(false);
+}
+
+const attemptsLeft = (s: JobSnapshot, attempt: number): boolean => s.context.retry !== null && attempt < s.context.retry.attempts;
+
+/**
+ * Edge invariants: every (from, event, to) of the model with the actions XState's pure
+ * `transition` returns for it. Paths never walk a self-loop; this catches what a self-loop does.
+ */
+function assertJobEdge(from: JobSnapshot, event: JobEvent, to: JobSnapshot): void {
+  const where = `${JSON.stringify(from.value)} --${JSON.stringify(event)}--> ${JSON.stringify(to.value)}`;
+  const [again, actions] = transition(modelMachine, from, event);
+  expect(JSON.stringify(again), `${where}: transition() disagrees with the graph`).toBe(JSON.stringify(to));
+  const named = (type: string) => actions.filter((a) => a.type === type);
+  const params = (type: string) => named(type).map((a) => (a as { params?: unknown }).params);
+  const moved = JSON.stringify(from.value) !== JSON.stringify(to.value) || from.status !== to.status;
+
+  // The slot is released on, and only on, the step that ends the job.
+  expect(named('releaseSlot').length, `${where}: releaseSlot`).toBe(to.status === 'done' ? 1 : 0);
+
+  // Abort: every way out of running but the task's own answer, with the right reason.
+  expect(params('abortTask'), `${where}: abortTask`).toEqual(expectedAbort(from, event, to));
+
+  // A loss while holding the lease ends the job at once, writing nothing.
+  if (holds(from) && event.type === 'LEASE_LOST') {
+    expect(to.status, `${where}: a lease loss did not end the job`).toBe('done');
+    expect(to.output, where).toEqual({ kind: 'discarded', reason: 'lease_lost', leaseLostReason: event.reason });
+    expect(to.context.lease, `${where}: still holding a lost lease`).toBeNull();
+    expect(named('commitResult').length + named('requeueJob').length + named('runTask').length, `${where}: an effect after the loss`).toBe(0);
+  }
+
+  // Effects are requested once, on entering the state that waits for them, with what it decided.
+  const entered = (state: string) => to.matches(state as never) && !from.matches(state as never);
+  expect(named('runTask').length, `${where}: runTask`).toBe(entered('running') ? 1 : 0);
+  expect(named('commitResult').length, `${where}: commitResult`).toBe(entered('committing') ? 1 : 0);
+  expect(named('requeueJob').length, `${where}: requeueJob`).toBe(entered('requeueing') ? 1 : 0);
+  expect(named('acquireLease').length, `${where}: acquireLease again`).toBe(0);
+
+  if (entered('running')) {
+    expect(from.matches('acquiring') && event.type === 'LEASE_ACQUIRED', `${where}: running without acquiring`).toBe(true);
+    expect(to.context.lease, `${where}: running without a lease`).not.toBeNull();
+    expect(params('runTask'), where).toEqual([{ jobId: to.context.job.id, attempt: to.context.job.attempt, timeoutMs: to.context.timeoutMs }]);
+    expect(to.context.cancelRequested || to.context.shutdownRequested, `${where}: ran a job asked to stop`).toBe(false);
+  }
+  if (entered('committing') || entered('requeueing')) {
+    expect(event.type, `${where}: writing on a loss`).not.toBe('LEASE_LOST');
+    expect(to.context.lease, `${where}: a write without the lease`).not.toBeNull();
+  }
+  if (entered('committing')) {
+    const draft = to.context.draft;
+    expect(params('commitResult'), where).toEqual([{ jobId: to.context.job.id, result: draft }]);
+    expect(draft, `${where}: draft`).toMatchObject({ jobId: to.context.job.id, attempt: to.context.job.attempt, outcome: expectedOutcome(from, event) });
+    if (event.type === 'TASK_SUCCEEDED') expect(draft?.returnValue, where).toEqual(event.value);
+    if (event.type === 'TASK_FAILED') expect(draft?.error, where).toEqual(event.error);
+    // An error or a timeout ends the job only on its last attempt.
+    if (event.type === 'TASK_FAILED' || event.type === 'TIMEOUT') {
+      expect(attemptsLeft(from, from.context.job.attempt), `${where}: gave up with attempts left`).toBe(false);
+    }
+    if (event.type === 'LEASE_ACQUIRED' && event.previousAttemptAbandoned) {
+      expect(attemptsLeft(from, event.attempt), `${where}: abandoned with attempts left`).toBe(false);
+    }
+  }
+  if (entered('requeueing')) {
+    const plan = to.context.requeue;
+    expect(params('requeueJob'), where).toEqual([{ jobId: to.context.job.id, ...plan }]);
+    const { attempt } = to.context.job;
+    if (event.type === 'SHUTDOWN' || (event.type === 'LEASE_ACQUIRED' && from.context.shutdownRequested && !event.previousAttemptAbandoned)) {
+      expect(plan, `${where}: a shutdown requeues the same attempt at once`).toEqual({ attempt, delayMs: 0, reason: 'shutdown' });
+    } else {
+      const retry = to.context.retry;
+      expect(retry, `${where}: retried without a retry policy`).not.toBeNull();
+      expect(plan, `${where}: retry plan`).toEqual({ attempt: attempt + 1, delayMs: retryDelayMs(retry!, attempt), reason: 'retry' });
+      expect(plan!.attempt, `${where}: retried past the last attempt`).toBeLessThanOrEqual(retry!.attempts);
+    }
+  }
+
+  // How a job may end.
+  if (to.status === 'done' && from.status === 'active') {
+    const output = to.output as JobOutput;
+    const expectedEnd: Record<JobOutput['kind'], boolean> = {
+      result: from.matches('committing') && event.type === 'RESULT_COMMITTED',
+      requeued:
+        (from.matches('requeueing') && event.type === 'JOB_REQUEUED') || (from.matches('acquiring') && event.type === 'TASK_SLOTS_FULL'),
+      skipped: from.matches('acquiring') && event.type === 'LEASE_NOT_ACQUIRED',
+      discarded: (holds(from) && event.type === 'LEASE_LOST') || (from.matches('acquiring') && event.type === 'ACQUIRE_FAILED'),
+    };
+    expect(expectedEnd[output.kind], `${where}: ended ${output.kind}`).toBe(true);
+    if (event.type === 'RESULT_COMMITTED') expect(output, where).toEqual({ kind: 'result', result: event.result });
+    if (event.type === 'JOB_REQUEUED') expect(output, where).toEqual({ kind: 'requeued', ...from.context.requeue });
+    if (event.type === 'TASK_SLOTS_FULL') {
+      expect(output, where).toEqual({ kind: 'requeued', attempt: from.context.job.attempt, delayMs: event.retryInMs, reason: 'task_slots_full' });
+    }
+  }
+
+  // What does not move the machine changes nothing but what the event is about.
+  if (!moved) {
+    const allowed: Partial<JobSnapshot['context']> = {};
+    if (event.type === 'LEASE_RENEWED' && holds(from)) allowed.lease = event.lease;
+    if (event.type === 'CANCEL' && from.matches('acquiring')) allowed.cancelRequested = true;
+    if (event.type === 'SHUTDOWN' && from.matches('acquiring')) allowed.shutdownRequested = true;
+    expect(to.context, `${where}: an event that moved nothing changed the context`).toEqual({ ...from.context, ...allowed });
+    expect(actions.map((a) => a.type), `${where}: an event that moved nothing requested effects`).toEqual([]);
   }
 }
 
 /**
  * The machine the graph is computed from. @xstate/graph transitions with a mock actor scope that
- * has no parent, where sendParent cannot resolve; the model's releaseSlot is therefore a no-op. The
- * live replay runs the real action under a real parent and checks the release at every step.
+ * has no parent, where sendParent cannot resolve; the model's releaseSlot is therefore a plain
+ * named action. The live replay runs the real one under a real parent and checks what it sends.
  */
 const modelMachine = jobMachine.provide({ actions: { releaseSlot: () => {} } });
 
-function pathsOf(kind: 'shortest' | 'simple', config: ModelConfig): StatePath<JobSnapshot, ModelEvent>[] {
-  const generate = kind === 'shortest' ? getShortestPaths : getSimplePaths;
-  return generate(modelMachine, { events: environment(config), input: config.input } as never) as unknown as StatePath<JobSnapshot, ModelEvent>[];
-}
+const view = (s: JobSnapshot): string => JSON.stringify({ value: s.value, status: s.status, context: s.context, output: s.output });
 
-const walked: string[] = [];
-let clock = createSimClock(T0);
-let untie: () => void = () => {};
-beforeEach(() => {
-  clock = createSimClock(T0);
-  untie = tieDateToClock(clock);
-});
-afterEach(() => untie());
-afterAll(() => console.log(`[model-based] job:\n  ${walked.join('\n  ')}`));
-
-async function replay(path: StatePath<JobSnapshot, ModelEvent>, config: ModelConfig, stats: TimerStats): Promise<void> {
-  const ctl = controlledJobMachine(clock);
-  const parent = createActor(jobParent(ctl.machine, config.input), { clock });
-  parent.start();
-  await settle();
-  const job = parent.getSnapshot().children.job as AnyActorRef;
-  let previous = job.getSnapshot() as JobSnapshot;
-  let lossAt: Record<JobEffectName, number> | null = null;
-  /** When the request behind the lease we hold was sent: the store keeps it until then + D. */
-  let leaseRequestSentAt = Number.NaN;
+/** Replays one path on a live job actor, checking the invariants at every step. */
+function replay(path: StatePath<JobSnapshot, JobEvent>, input: JobInput): void {
+  const fx = controlledJobLogic();
+  const { parent, job, received } = jobUnderParent(fx.logic, input);
+  const jobId = input.job.id;
+  let previous = job.getSnapshot();
+  /** Effect calls when the lease was lost (nothing may follow). */
+  let effectsAtLoss: number | null = null;
+  /** The job ended on a keeper's report while a fenced write was in flight (its answer will find the actor done). */
+  let abandonedWrite: JobEffectName | null = null;
+  const effectCount = (): number => JOB_EFFECTS.reduce((n, name) => n + fx.calls[name].length, 0) + fx.aborts.length;
 
   for (const [i, step] of path.steps.entries()) {
     const event = step.event;
     const where = `step ${i} (${event.type}) of [${path.steps.map((s) => s.event.type).join(' → ')}]`;
+    const abortsBefore = fx.aborts.length;
     if (i > 0) {
-      const effect = event.type.replace(/^xstate\.(done|error)\.actor\./, '') as JobEffectName;
-      if (JOB_EFFECTS.includes(effect)) {
-        const call = ctl.last(effect);
-        expect(call.answer.settled || call.signal.aborted, `${where}: answering a ${effect} that is not in flight`).toBe(false);
-        if (event.type.startsWith('xstate.done')) call.answer.resolve(event.output);
-        else call.answer.reject(event.error);
-        const output = event.output as { status?: string } | undefined;
-        if ((effect === 'acquireLease' && output?.status === 'acquired') || (effect === 'renewLease' && output?.status === 'renewed')) {
-          leaseRequestSentAt = call.at;
-        }
-        // Only an effect's answer travels through promise continuations; events and timers fired
-        // by the clock are delivered synchronously.
-        await settle();
-      } else if (isTimer(event)) await fireTimer(clock, job, event.type, stats);
-      else job.send(event as never);
+      // Cause the event the way production would: answer the pending effect, or report, or send.
+      const answers = effectAnswered(event.type);
+      const write = awaited(previous);
+      if (event.type === 'LEASE_LOST' && (write === 'commitResult' || write === 'requeueJob') && event.reason === 'revision_moved') {
+        fx.answer(write, event);
+      } else if (event.type === 'LEASE_LOST' || event.type === 'LEASE_RENEWED') {
+        fx.report(job, event);
+        if (event.type === 'LEASE_LOST' && (write === 'commitResult' || write === 'requeueJob')) abandonedWrite = write;
+      } else if (answers && answers !== 'keeper' && answers !== 'outside') {
+        fx.answer(answers, event);
+      } else job.send(event);
     }
-    const live = job.getSnapshot() as JobSnapshot;
-    expect(comparable(live), `${where}: implementation diverged from the model`).toBe(comparable(step.state));
+    const live = job.getSnapshot();
+    expect(view(live), `${where}: implementation diverged from the model`).toBe(view(step.state));
 
-    // Lease loss: nothing is written, requeued or released afterwards, and the job is over.
-    if (i > 0 && previous.matches('holding') && LOSS(event)) {
-      lossAt = Object.fromEntries(JOB_EFFECTS.map((name) => [name, ctl.calls[name].length])) as Record<JobEffectName, number>;
+    // Exactly the effect the state waits for is pending; each effect is requested once at most.
+    const waitsFor = awaited(live);
+    for (const name of JOB_EFFECTS) {
+      expect(fx.calls[name].length, `${where}: ${name} requested ${fx.calls[name].length} times`).toBeLessThanOrEqual(1);
+      const open = fx.pending(name).length > 0;
+      if (name === waitsFor) expect(open, `${where}: ${live.value} but no ${name} pending`).toBe(true);
+      else if (name === 'runTask') expect(open, `${where}: the task still runs (not aborted) in ${JSON.stringify(live.value)}`).toBe(false);
+      else if (name !== abandonedWrite) expect(open, `${where}: ${name} still pending in ${JSON.stringify(live.value)}`).toBe(false);
+    }
+    // …with the params the context decided.
+    if (waitsFor === 'runTask') {
+      expect(fx.last('runTask').params, where).toEqual({ jobId, attempt: live.context.job.attempt, timeoutMs: live.context.timeoutMs });
+    }
+    if (waitsFor === 'commitResult') expect(fx.last('commitResult').params, where).toEqual({ jobId, result: live.context.draft });
+    if (waitsFor === 'requeueJob') expect(fx.last('requeueJob').params, where).toEqual({ jobId, ...live.context.requeue });
+    if (waitsFor === 'acquireLease') expect(fx.last('acquireLease').params, where).toEqual({ jobId });
+
+    // The task runs, and results and requeues are written, only under a held lease.
+    for (const name of ['runTask', 'commitResult', 'requeueJob'] as const) {
+      for (const call of fx.calls[name]) expect(call.leaseAtCall, `${where}: ${name} requested while the lease was ${call.leaseAtCall}`).toBe('held');
+    }
+
+    // abortTask on every way out of running but the task's own answer, with the right reason.
+    if (i > 0) {
+      const aborted = fx.aborts.slice(abortsBefore).map(({ jobId: id, reason }) => ({ jobId: id, reason }));
+      expect(aborted, `${where}: abortTask calls this step`).toEqual(expectedAbort(previous, event, live));
+    }
+
+    // After a loss: the job is over and nothing else is requested, ever.
+    if (i > 0 && event.type === 'LEASE_LOST' && holds(previous)) {
       expect(live.status, `${where}: still active after losing the lease`).toBe('done');
+      expect(live.output, where).toEqual({ kind: 'discarded', reason: 'lease_lost', leaseLostReason: event.reason });
+      effectsAtLoss = effectCount();
     }
-    if (lossAt) {
-      for (const name of ['writeResult', 'requeueJob', 'releaseLease'] as const) {
-        expect(ctl.calls[name].length, `${where}: ${name} after the lease was lost`).toBe(lossAt[name]);
-      }
-    }
+    if (effectsAtLoss !== null) expect(effectCount(), `${where}: an effect requested after the lease was lost`).toBe(effectsAtLoss);
 
-    // The slot is released exactly once, when (and only when) the job is over.
-    expect(parent.getSnapshot().context.released, `${where}: slot releases`).toEqual(live.status === 'done' ? [config.input.job.id] : []);
-
-    // A running task is aborted on every interruption, and only then.
-    const wasRunning = previous.matches({ holding: { work: 'running' } });
-    const isRunning = live.matches({ holding: { work: 'running' } });
-    const interrupted = wasRunning && !isRunning && !event.type.startsWith('xstate.done.actor.runTask') && !event.type.startsWith('xstate.error.actor.runTask');
-    const abortsNow = ctl.aborts.length - (i === 0 ? 0 : countAborts.get(job) ?? 0);
-    expect(abortsNow, `${where}: abortTask calls this step`).toBe(interrupted ? 1 : 0);
-    countAborts.set(job, ctl.aborts.length);
-    if (interrupted) expect(ctl.last('runTask').signal.aborted, `${where}: task signal not aborted`).toBe(true);
-
-    // While the lease is held it is renewed (or given up) before the store could let it expire.
-    if (live.matches('holding')) {
-      const expiresNoEarlierThan = leaseRequestSentAt + LEASE_MS;
-      expect(clock.now(), `${where}: holding past the lease`).toBeLessThan(expiresNoEarlierThan);
-      const guard = live.matches({ holding: { lease: 'held' } }) ? timersOf(job, 'RENEW_DUE') : timersOf(job, 'LEASE_LOST');
-      expect(guard, `${where}: no renewal or loss deadline pending`).toHaveLength(1);
-      expect(guard[0]!.due, `${where}: renewal scheduled after the lease expires`).toBeLessThan(expiresNoEarlierThan);
-    }
-    // Result writes are fenced with the revision the machine currently holds.
-    if (live.matches({ holding: { work: { writingResult: 'writing' } } })) {
-      expect((ctl.last('writeResult').input as { lease: unknown }).lease).toEqual(live.context.lease);
-    }
+    // The slot is released exactly once, when (and only when) the job is over; then its done event.
+    expect(received(), `${where}: what the job sent its parent`).toEqual(live.status === 'done' ? endEvents(jobId, live.output!) : []);
     previous = live;
   }
+  // A job actor with a parent is not a root: only its parent's scope could stop it. It holds no
+  // timers, so stopping the parent is all the cleanup there is.
   parent.stop();
 }
-const countAborts = new WeakMap<AnyActorRef, number>();
 
-const richInput: JobInput = {
+const retry2 = { attempts: 2, backoff: { initialMs: 100, maxMs: 1_000, factor: 2 } };
+const firstOfTwo: JobInput = {
   job: testJob({ id: 'job-a', attempt: 1, startDeadline: DEADLINE }),
-  leaseDurationMs: LEASE_MS,
   timeoutMs: 5_000,
-  retry: { attempts: 2, backoff: { initialMs: 100, maxMs: 1_000, factor: 2 } },
+  retry: retry2,
   nodeId: 'node-a',
 };
-const lastAttemptInput: JobInput = {
-  job: testJob({ id: 'job-b', attempt: 2 }),
-  leaseDurationMs: LEASE_MS,
-  retry: { attempts: 2, backoff: { initialMs: 100, maxMs: 1_000, factor: 2 } },
-};
+const lastOfTwo: JobInput = { job: testJob({ id: 'job-b', attempt: 2 }), retry: retry2 };
+const single: JobInput = { job: testJob({ id: 'job-c', attempt: 1 }), timeoutMs: 1_000 };
 
-const everyEffectFails = new Set(JOB_EFFECTS);
 const suites: { kind: 'shortest' | 'simple'; config: ModelConfig }[] = [
   {
     kind: 'shortest',
-    config: {
-      name: 'attempt 1 of 2, timeout, start deadline; every answer, failure and interruption',
-      input: richInput,
-      interruptions: true,
-      failing: everyEffectFails,
-      allAcquireAnswers: true,
-      restores: true,
-    },
+    config: { name: 'attempt 1 of 2, timeout, start deadline; every answer, report and interruption', input: firstOfTwo, allAcquireAnswers: true, interruptions: true, keeper: true },
   },
   {
     kind: 'shortest',
-    config: {
-      name: 'last attempt (2 of 2), no timeout; every answer, failure and interruption',
-      input: lastAttemptInput,
-      interruptions: true,
-      failing: everyEffectFails,
-      allAcquireAnswers: true,
-      restores: true,
-    },
+    config: { name: 'last attempt (2 of 2), no timeout; every answer, report and interruption', input: lastOfTwo, allAcquireAnswers: true, interruptions: true, keeper: true },
   },
   {
     kind: 'simple',
-    config: {
-      name: 'last attempt, no timeout; acquired/held elsewhere, renewal and write failures (the renewal/write interplay)',
-      input: lastAttemptInput,
-      interruptions: false,
-      failing: new Set(['renewLease', 'writeResult']),
-      allAcquireAnswers: false,
-      restores: false,
-    },
+    config: { name: 'attempt 1 of 2, timeout, start deadline; every answer and interruption, keeper reports', input: firstOfTwo, allAcquireAnswers: true, interruptions: true, keeper: true },
   },
   {
     kind: 'simple',
-    config: {
-      name: 'attempt 1 of 2, timeout, start deadline; every acquire answer and interruption, no effect failures',
-      input: richInput,
-      interruptions: true,
-      failing: new Set(),
-      allAcquireAnswers: true,
-      restores: false,
-    },
+    config: { name: 'single attempt with timeout; acquired/held elsewhere, keeper reports, interruptions', input: single, allAcquireAnswers: false, interruptions: true, keeper: true },
   },
 ];
 
+const walked: string[] = [];
+afterAll(() => console.log(`[model-based] job:\n  ${walked.join('\n  ')}`));
+
 describe('job machine, model-based', () => {
   for (const { kind, config } of suites) {
-    it(`${kind} paths: ${config.name}`, async () => {
-      const adjacency = getAdjacencyMap(modelMachine, { events: environment(config), input: config.input } as never);
-      const edges = edgesOf(adjacency as never as Parameters<typeof edgesOf<JobSnapshot, ModelEvent>>[0]);
+    it(`${kind} paths: ${config.name}`, () => {
+      const options = { events: environment(config), input: config.input } as never;
+      const adjacency = getAdjacencyMap(modelMachine, options);
+      const edges = edgesOf(adjacency as never as Parameters<typeof edgesOf<JobSnapshot, JobEvent>>[0]);
       for (const { from, event, to } of edges) assertJobEdge(from, event, to);
 
-      const generated = pathsOf(kind, config);
+      const generate = kind === 'shortest' ? getShortestPaths : getSimplePaths;
+      const generated = generate(modelMachine, options) as unknown as StatePath<JobSnapshot, JobEvent>[];
       const paths = withoutPrefixPaths(generated);
-      const stats: TimerStats = { byClock: 0, direct: 0 };
       let steps = 0;
       for (const path of paths) {
-        await replay(path, config, stats);
+        replay(path, config.input);
         steps += path.steps.length - 1;
       }
       expect(paths.length).toBeGreaterThan(10);
       walked.push(
-        `${kind} paths (${config.name}): ${generated.length} generated, ${paths.length} walked (prefixes dropped), ${steps} steps; model: ${Object.keys(adjacency).length} states, ` +
-          `${edges.length} edges checked; timers fired by the clock ${stats.byClock}, sent directly ${stats.direct}`,
+        `${kind} paths (${config.name}): model ${Object.keys(adjacency).length} states, ${edges.length} edges checked; ` +
+          `${generated.length} paths generated, ${paths.length} walked (prefixes dropped), ${steps} steps`,
       );
+    });
+  }
+
+  for (const input of [firstOfTwo, lastOfTwo, single]) {
+    it(`edge invariants under a hostile environment (every event in every state): ${input.job.id}`, () => {
+      const adjacency = getAdjacencyMap(modelMachine, { events: hostileEnvironment(input), input } as never);
+      const edges = edgesOf(adjacency as never as Parameters<typeof edgesOf<JobSnapshot, JobEvent>>[0]);
+      for (const { from, event, to } of edges) assertJobEdge(from, event, to);
+      expect(edges.length).toBeGreaterThan(50);
+      walked.push(`hostile environment (${input.job.id}): model ${Object.keys(adjacency).length} states, ${edges.length} edges checked`);
     });
   }
 });

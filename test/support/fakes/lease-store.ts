@@ -4,7 +4,7 @@
  */
 import type { SimulatedClock } from 'xstate';
 import type { LeaseGrant } from '../../../src/machines/lease-timing.js';
-import type { RenewLeaseOutput } from '../../../src/machines/job-types.js';
+import type { RenewScheduleLeaseOutput } from '../../../src/machines/schedule-types.js';
 
 interface LeaseEntry {
   holder: string;
@@ -44,7 +44,7 @@ export class FakeLeaseStore {
     return this.live(key) ? null : this.write(key, holder);
   }
 
-  renew(key: string, holder: string, lease: LeaseGrant): RenewLeaseOutput {
+  renew(key: string, holder: string, lease: LeaseGrant): RenewScheduleLeaseOutput {
     const entry = this.leases.get(key);
     if (!entry) return { status: 'lost', reason: 'deleted' };
     if (entry.revision !== lease.revision) return { status: 'lost', reason: 'revision_moved' };

@@ -15,8 +15,7 @@ import type {
   ScheduleMachineDeps,
 } from '../../../src/machines/schedule-types.js';
 import type { IntervalTrigger, Trigger } from '../../../src/triggers/index.js';
-import { deferred } from './deferred.js';
-import type { ControlledCall } from './job-fakes.js';
+import { deferred, type Deferred } from './deferred.js';
 import { FakeLeaseStore } from './lease-store.js';
 
 /** An interval trigger object (the shape src/triggers uses; only this fake evaluates it here). */
@@ -149,6 +148,15 @@ export const SCHEDULE_EFFECTS = [
   'releaseScheduleLease',
 ] as const;
 export type ScheduleEffectName = (typeof SCHEDULE_EFFECTS)[number];
+
+/** One call of a promise effect the test answers by hand. */
+export interface ControlledCall {
+  input: unknown;
+  answer: Deferred<unknown>;
+  signal: AbortSignal;
+  /** Simulated time the effect was invoked. */
+  at: number;
+}
 
 /** The schedule machine with every effect waiting for the test to answer it. */
 export function controlledScheduleMachine(clock: SimulatedClock, deps: ScheduleMachineDeps) {
