@@ -78,7 +78,7 @@ export interface RunningJobState {
   renewedAt: Date;
 }
 
-/** Finished for good: the one committed result, with the job's record. */
+/** Finished for good: the one committed result, with the job's record (without its args: see job-store.ts). */
 export interface DoneJobState {
   phase: 'done';
   job: JobRecord;

@@ -9,8 +9,10 @@
  *   on the `events` channel (msgpack, Dates preserved);
  * - a node listens to that channel only while it has listeners of its own.
  * Both backends carry the same bytes, so a memory listener never shares an object with the publisher.
- * A listener attached just now receives the events published after its word reached the
- * publisher: on NATS, anything that happens after a call made on the same connection.
+ * A node that opens asks who listens (listening nodes answer at once) and publishes everything for
+ * a short grace period meanwhile. A listener attached just now receives the events published after
+ * its word reached the publisher: on NATS, anything that happens after a call made on the same
+ * connection.
  */
 import { Packr } from 'msgpackr';
 import { RuntimeEventType, type RuntimeEvent, type RuntimeEventListener, type RuntimeEventMap } from './runtime-event.js';
@@ -35,10 +37,16 @@ export interface EventBus {
 export const INTEREST_ANNOUNCE_MS = 5_000;
 /** How long a word of interest keeps publishers publishing. */
 export const INTEREST_TTL_MS = 3 * INTEREST_ANNOUNCE_MS;
+/**
+ * A node that just opened publishes for this long whatever it hears: it asks "who listens?" at
+ * once, and the answers take a round trip; its first events (TaskAdded, NodeStarted) must not wait.
+ */
+export const INTEREST_GRACE_MS = 500;
 
 const EVENT_VERSION = 2;
 const BATCH_KEY = 'batch';
 const INTEREST_KEY = 'listening';
+const QUERY_KEY = 'query';
 const NO_DATA = new Uint8Array(0);
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 const knownTypes = new Set<string>(Object.values(RuntimeEventType));
@@ -80,6 +88,7 @@ export class SignalEventBus implements EventBus {
   #interestUntil = 0;
   #announcer: NodeJS.Timeout | null = null;
   readonly #stopInterest: () => void;
+  readonly #graceUntil: number;
 
   constructor(
     private readonly signals: SignalTransport,
@@ -87,13 +96,21 @@ export class SignalEventBus implements EventBus {
     /** Where a listener's exception goes (never to the publisher). */
     private readonly onListenerError: (error: unknown, event: RuntimeEvent) => void = () => undefined,
   ) {
-    this.#stopInterest = signals.listen(SignalChannel.interest, () => {
+    this.#stopInterest = signals.listen(SignalChannel.interest, (key) => {
+      if (key === QUERY_KEY) {
+        if (this.#listeners.size > 0) this.#announce();
+        return;
+      }
       this.#interestUntil = Math.max(this.#interestUntil, this.now() + INTEREST_TTL_MS);
     });
+    this.#graceUntil = this.now() + INTEREST_GRACE_MS;
+    signals.send(SignalChannel.interest, QUERY_KEY, NO_DATA);
   }
 
   wanted(): boolean {
-    return this.#listeners.size > 0 || this.now() < this.#interestUntil;
+    if (this.#listeners.size > 0) return true;
+    const now = this.now();
+    return now < this.#interestUntil || now < this.#graceUntil;
   }
 
   publish(event: RuntimeEvent): void {

@@ -107,6 +107,16 @@ export interface ListJobsQuery {
 /** Messages read from the queue for one listing at most (a listing reads them one by one on NATS). */
 const LISTING_QUEUE_SCAN_LIMIT = 10_000;
 
+/**
+ * The record kept with a result: without its args, which travelled in the queue message and can be
+ * as large as the server's payload limit — with a return value as large beside them, the done state
+ * would not fit.
+ */
+function withoutArgs(job: JobRecord): JobRecord {
+  const { args: _args, ...rest } = job;
+  return rest as JobRecord;
+}
+
 function tryDecodeJob(data: Uint8Array): JobRecord | null {
   try {
     return decodeRecord('job', data);
@@ -273,7 +283,7 @@ export class JobStore {
    */
   async commit(lease: JobLease, result: JobResult, opts: { resultTtlMs: number | null }): Promise<{ status: 'committed'; state: DoneJobState } | LeaseLost> {
     const expiresAt = opts.resultTtlMs === null ? null : new Date(this.clock.now() + opts.resultTtlMs);
-    const state: DoneJobState = { phase: 'done', job: lease.job, result, expiresAt, leaseId: lease.state.leaseId };
+    const state: DoneJobState = { phase: 'done', job: withoutArgs(lease.job), result, expiresAt, leaseId: lease.state.leaseId };
     const key = encodeKeyToken(lease.jobId);
     const bytes = encodeRecord('jobState', state);
     let revision: number | null;
@@ -311,8 +321,7 @@ export class JobStore {
    * Resolves to false when it had one.
    */
   async settle(jobId: string, job: JobRecord, result: JobResult, opts: { resultTtlMs: number | null }): Promise<boolean> {
-    const expiresAt = opts.resultTtlMs === null ? null : new Date(this.clock.now() + opts.resultTtlMs);
-    const state: DoneJobState = { phase: 'done', job, result, expiresAt };
+    const state = this.#doneState(job, result, opts.resultTtlMs);
     const key = encodeKeyToken(jobId);
     const bytes = encodeRecord('jobState', state);
     const revision = await this.#writeBytes(key, bytes, 0);
@@ -524,7 +533,7 @@ export class JobStore {
 
   #doneState(job: JobRecord, result: JobResult, resultTtlMs: number | null): DoneJobState {
     const expiresAt = resultTtlMs === null ? null : new Date(this.clock.now() + resultTtlMs);
-    return { phase: 'done', job, result, expiresAt };
+    return { phase: 'done', job: withoutArgs(job), result, expiresAt };
   }
 
   #expired(state: DoneJobState): boolean {

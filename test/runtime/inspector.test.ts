@@ -15,6 +15,7 @@ const cluster = useCluster();
 interface InspectorMessage {
   type: string;
   sessionId?: string;
+  parentId?: string;
   name?: string;
   snapshot?: { value?: unknown; status?: string };
   event?: { type?: string };
@@ -59,7 +60,13 @@ describe('inspector', () => {
       const eventTypes = new Set(server.messages.filter((m) => m.type === '@xstate.event').map((m) => m.event?.type));
       expect(eventTypes).toContain('SLOT_RELEASED'); // the job told the worker its slot is free
       const states = JSON.stringify(server.messages.filter((m) => m.type === '@xstate.snapshot').map((m) => m.snapshot?.value));
-      for (const state of ['leasing', 'holding', 'running', 'releasing', 'done', 'idle']) expect(states).toContain(state);
+      for (const state of ['acquiring', 'running', 'committing', 'done', 'waiting']) expect(states).toContain(state);
+      // The job actor is part of the node's actor system: its parent is the worker.
+      const committed = new Set(
+        server.messages.filter((m) => m.type === '@xstate.snapshot' && m.snapshot?.value === 'committing').map((m) => m.sessionId),
+      );
+      const job = actors.find((m) => m.sessionId !== undefined && committed.has(m.sessionId));
+      expect(job?.parentId, 'the job actor has a parent (the worker)').toBeDefined();
     } finally {
       await server.close();
     }
