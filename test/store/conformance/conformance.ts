@@ -73,6 +73,12 @@ export const schedule = (id: string, extra: Partial<ScheduleRecord> = {}): Sched
   ...extra,
 });
 
+/** The record a done state keeps: the job's record without its args (they travelled in the queue message). */
+export const recordKept = (record: JobRecord): JobRecord => {
+  const { args: _args, ...kept } = record;
+  return kept as JobRecord;
+};
+
 export const result = (jobId: string, extra: Partial<JobResult> = {}): JobResult => ({
   jobId,
   outcome: 'success',
