@@ -202,6 +202,10 @@ class MemoryDriver implements StoreDriver {
       },
       fetch: async (max: number, opts: QueueFetchOptions = {}) => {
         this.#assertOpen('fetch');
+        // Every store call here answers in a microtask: without this turn of the event loop a
+        // worker draining a full queue would run batch after batch without ever letting timers
+        // (lease renewals, task timeouts) or I/O in.
+        await new Promise((resolve) => setImmediate(resolve));
         const signal = opts.signal ? AbortSignal.any([opts.signal, closing]) : closing;
         const deliveries = await queue.fetch(max, { ...opts, signal });
         return deliveries.map(detach);
