@@ -16,7 +16,14 @@ import { childEnv, jobchartBin, runChild } from './support/run-jobchart.js';
 
 const TASKS = `export const tasks = {
   greet: (args) => 'hello ' + (args?.name ?? 'world'),
-  slow: (args) => new Promise((resolve) => setTimeout(() => resolve('slept'), args?.ms ?? 0)),
+  slow: (args, ctx) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => resolve('slept'), args?.ms ?? 0);
+      ctx.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(new Error('aborted'));
+      });
+    }),
   fail: () => { throw new TypeError('boom'); },
 };
 `;
@@ -107,8 +114,9 @@ describe('jobchart against a NATS store found through the environment', () => {
     expect(node.output()).not.toContain('scheduleId=never-existed');
   }, 60_000);
 
-  it('job result exits 3 while the job runs, 0 with its value once done; a failed job is one line and exit 1', async () => {
-    const added = await admin(['job', 'add', '--task', 'slow', '--args', '{"ms":4000}']);
+  it('job result exits 3 while the job runs and 1 once it was cancelled; a success prints its value; a failure is one line, exit 1', async () => {
+    // Long enough to outlast the slowest CLI start on a loaded machine; it ends by job cancel.
+    const added = await admin(['job', 'add', '--task', 'slow', '--args', '{"ms":120000}']);
     expect(added.code, added.stderr).toBe(0);
     const id = added.stdout.trim();
     const pending = await admin(['job', 'result', id]);
@@ -117,13 +125,21 @@ describe('jobchart against a NATS store found through the environment', () => {
     const waitedTooLittle = await admin(['job', 'result', id, '--wait', '--timeout', '200ms']);
     expect(waitedTooLittle.code).toBe(3);
     expect(waitedTooLittle.stderr).toContain('no result yet after waiting 200ms');
-    const done = await admin(['job', 'result', id, '--wait', '--timeout', '20s']);
-    expect(done).toMatchObject({ code: 0, stdout: `${id}\tsuccess\t"slept"\n` });
+    const cancelled = await admin(['job', 'cancel', id]);
+    expect(cancelled).toMatchObject({ code: 0, stdout: `cancelled ${id}\n` });
+    const ended = await admin(['job', 'result', id]);
+    expect(ended.code).toBe(1);
+    expect(ended.stdout).toMatch(new RegExp(`^${id}\tcancelled\t`));
+    const cancelledAgain = await admin(['job', 'cancel', id]);
+    expect(cancelledAgain).toMatchObject({ code: 1, stdout: `${id} had already ended; nothing to cancel\n` });
 
-    const failed = await admin(['job', 'add', '--task', 'fail', '--wait', '--timeout', '20s']);
+    const quick = await admin(['job', 'add', '--task', 'slow', '--args', '{"ms":10}', '--wait', '--timeout', '30s']);
+    expect(quick.code, quick.stderr).toBe(0);
+    expect(quick.stdout).toMatch(/^[0-9a-f-]{36}\tsuccess\t"slept"\n$/);
+    const failed = await admin(['job', 'add', '--task', 'fail', '--wait', '--timeout', '30s']);
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/^[0-9a-f-]{36}\terror\tTypeError: boom\n$/);
-  }, 90_000);
+  }, 120_000);
 
   it('a bad flag value stops job add before the job is written (it used to be added and run)', async () => {
     const before = (node.output().match(/JobAdded/g) ?? []).length;
