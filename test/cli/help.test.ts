@@ -67,6 +67,15 @@ describe('jobchart --help', () => {
     }
   });
 
+  it('a command group without its subcommand (or no command at all) prints the help to stderr and exits 2', async () => {
+    for (const args of [[], ['schedule'], ['job']]) {
+      const run = await runInProcess(args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(/^Usage: jobchart /);
+    }
+  });
+
   it('--version prints the package version', async () => {
     const run = await runInProcess(['--version']);
     expect(run).toMatchObject({ code: 0, stderr: '' });
