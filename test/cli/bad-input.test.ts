@@ -81,7 +81,8 @@ const cases: Case[] = [
   ['missing --creds file', () => ['status', ...nats, '--creds', './no.creds'], /^--creds "\.\/no\.creds": no such file \(looked for \/.*no\.creds\)$/],
   ['missing JOBCHART_NATS_TLS_CA file names the variable', () => ['status', ...nats], /^JOBCHART_NATS_TLS_CA "\/nonexistent\/ca\.pem": no such file/, () => ({ JOBCHART_NATS_TLS_CA: '/nonexistent/ca.pem' })],
   ['--tls-cert without --tls-key', () => ['status', ...nats, '--tls-cert', join(dir, 'cert.pem')], /^--tls-cert needs --tls-key \(the client key\)$/],
-  ['auth flags on a memory node', () => ['node', '--token', 't'], /^--token applies to a NATS store: give --nats <url> too \(or drop --memory\)$/],
+  ['auth flags on a memory node', () => ['node', '--token', 't'], /^--token applies to a NATS store: give --nats <url> too$/],
+  ['auth flags with --memory', () => ['node', '--memory', '--prefix', 'p'], /^--prefix applies to a NATS store: drop it or --memory$/],
   ['--memory with --nats', () => ['node', '--memory', ...nats], /^option '--memory' cannot be used with option '--nats <urls>'/],
 ];
 
