@@ -81,15 +81,15 @@ export function nodeCommand(ctx: CliContext): Command {
       ...(flags.nodeId !== undefined ? { nodeId: flags.nodeId } : {}),
       ...(inspect !== undefined ? { inspect } : {}),
     });
+    if (!flags.quiet) {
+      rt.on('*', (event) => ctx.stdout(flags.json ? `${JSON.stringify(event)}\n` : `${formatEvent(event)}\n`));
+    }
     let loaded: string[];
     try {
       loaded = tasksModule ? await registerTasks(tasksModule, rt) : [];
     } catch (error) {
       await rt.stop({ drain: false });
       throw error;
-    }
-    if (!flags.quiet) {
-      rt.on('*', (event) => ctx.stdout(flags.json ? `${JSON.stringify(event)}\n` : `${formatEvent(event)}\n`));
     }
     // Listen before starting and before saying "Ctrl-C to stop": a signal that comes early still drains.
     const stopRequested = waitForStopSignal(ctx);
