@@ -11,7 +11,7 @@ import { runLatency, type LatencyResult } from './scenarios/latency.js';
 import type { RunIdentity } from './scenarios/run-outcome.js';
 import { runThroughput, type ThroughputResult } from './scenarios/throughput.js';
 import { findRedisServerBinary } from './support/redis-server.js';
-import { fmt, printReport } from './support/report.js';
+import { fmt, printReport, runNotes } from './support/report.js';
 import type { BenchSettings } from './support/settings.js';
 import { round } from './support/stats.js';
 import { summarize } from './support/summary.js';
@@ -88,15 +88,19 @@ function noteThroughput(r: ThroughputResult, t0: number): ThroughputResult {
           .join(''),
     );
   } else {
-    log(`${head} FAILED — ${r.failure}${r.diagnosis ? ` — ${r.diagnosis}` : ''}`);
+    log(`${head} FAILED`);
   }
+  const notes = runNotes(r);
+  if (notes.length > 0) log(`    ! ${notes.join('; ')}`);
   return r;
 }
 
 function noteLatency(r: LatencyResult, t0: number): LatencyResult {
   const head = `[${elapsed(t0)}] pair ${r.pair} latency ${r.system} c${r.concurrency}:`;
   const figures = `p50 ${fmt(r.p50, 'ms')} ms, p99 ${fmt(r.p99, 'ms')} ms, max ${fmt(r.max, 'ms')} ms (${r.samples} samples, ${fmt(r.achievedRate, 'rate')} adds/s)`;
-  log(r.ok ? `${head} ${figures}` : `${head} FAILED — ${r.failure}; ${figures}`);
+  log(r.ok ? `${head} ${figures}` : `${head} FAILED; ${figures}`);
+  const notes = runNotes(r);
+  if (notes.length > 0) log(`    ! ${notes.join('; ')}`);
   return r;
 }
 

@@ -36,6 +36,7 @@ export async function runLatency(system: BenchSystem, identity: RunIdentity, set
     ...identity,
     ok: false,
     workerOutputLines: 0,
+    workerLongestSilenceMs: 0,
     rate: settings.trickleRate,
     seconds: settings.trickleSeconds,
     issued: 0,
@@ -84,6 +85,7 @@ export async function runLatency(system: BenchSystem, identity: RunIdentity, set
   } finally {
     if (run) {
       result.workerOutputLines = run.fleet.outputLines;
+      result.workerLongestSilenceMs = run.fleet.longestSilenceMs;
       await run.close().catch((error: unknown) => {
         result.failure = [result.failure, `close: ${describeError(error)}`].filter(Boolean).join('; ');
       });

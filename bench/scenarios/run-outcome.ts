@@ -17,6 +17,8 @@ export interface RunOutcome {
   diagnosis?: string;
   /** Lines the worker processes wrote (errors, warnings); a clean run writes none. */
   workerOutputLines: number;
+  /** Longest gap between a worker's progress reports (sent every 50 ms from a timer): its event loop's longest block. */
+  workerLongestSilenceMs: number;
 }
 
 export function describeError(error: unknown): string {

@@ -21,6 +21,8 @@ export interface ThroughputResult extends RunIdentity, RunOutcome {
   prefill: { seconds: number | null; jobsPerSec: number | null; producerCpuMicrosPerJob: number | null };
   cpuMicrosPerJob: { workers: number | null; perWorker: (number | null)[]; producer: number | null; server: number | null };
   messagesPerJob: PerJobFigures;
+  /** The queue after the run (NATS dispatch stream: msgs, pending, ack pending, redelivered; BullMQ: job counts). */
+  queueAfter: Record<string, number>;
 }
 
 export async function runThroughput(system: BenchSystem, identity: RunIdentity, settings: BenchSettings): Promise<ThroughputResult> {
@@ -31,6 +33,7 @@ export async function runThroughput(system: BenchSystem, identity: RunIdentity, 
     jobs,
     ok: false,
     workerOutputLines: 0,
+    workerLongestSilenceMs: 0,
     started: 0,
     completed: 0,
     seconds: null,
@@ -38,6 +41,7 @@ export async function runThroughput(system: BenchSystem, identity: RunIdentity, 
     prefill: { seconds: null, jobsPerSec: null, producerCpuMicrosPerJob: null },
     cpuMicrosPerJob: { workers: null, perWorker: [], producer: null, server: null },
     messagesPerJob: {},
+    queueAfter: {},
   };
   let run: SystemRun | null = null;
   try {
@@ -60,6 +64,7 @@ export async function runThroughput(system: BenchSystem, identity: RunIdentity, 
     const waited = await run.fleet.waitFor(jobs, { count: 'completed', stallMs: settings.stallMs, timeoutMs: settings.runTimeoutMs });
     const finals = await run.fleet.finals();
     const c2 = await countersOrNothing(run);
+    result.queueAfter = await run.queueState().catch(() => ({}));
     result.started = finals.reduce((sum, f) => sum + f.started, 0) || waited.started;
     result.completed = finals.reduce((sum, f) => sum + f.completed, 0) || waited.completed;
     const workerCpu = finals.reduce((sum, f) => sum + f.cpuMicros, 0);
@@ -84,6 +89,7 @@ export async function runThroughput(system: BenchSystem, identity: RunIdentity, 
   } finally {
     if (run) {
       result.workerOutputLines = run.fleet.outputLines;
+      result.workerLongestSilenceMs = run.fleet.longestSilenceMs;
       await run.close().catch((error: unknown) => {
         result.failure = [result.failure, `close: ${describeError(error)}`].filter(Boolean).join('; ');
       });

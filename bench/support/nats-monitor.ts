@@ -61,9 +61,29 @@ interface Jsz {
   }[];
 }
 
+const readJsz = (monitorUrl: string): Promise<Jsz> => getJson<Jsz>(monitorUrl, '/jsz?accounts=true&streams=true&consumers=true');
+
+/** A stream's messages and its consumers' pending / ack-pending / redelivered counts, summed. */
+export async function streamState(monitorUrl: string, stream: string): Promise<Record<string, number>> {
+  const jsz = await readJsz(monitorUrl);
+  for (const account of jsz.account_details ?? []) {
+    const detail = account.stream_detail?.find((s) => s.name === stream);
+    if (!detail) continue;
+    const consumers = detail.consumer_detail ?? [];
+    const sum = (pick: (c: (typeof consumers)[number]) => number): number => consumers.reduce((n, c) => n + pick(c), 0);
+    return {
+      'stream msgs': detail.state.messages,
+      pending: sum((c) => c.num_pending),
+      'ack pending': sum((c) => c.num_ack_pending),
+      redelivered: sum((c) => c.num_redelivered),
+    };
+  }
+  return {};
+}
+
 /** One line per stream: messages held, and per consumer pending / ack-pending / redelivered / waiting pulls. */
 export async function describeJetStream(monitorUrl: string): Promise<string> {
-  const jsz = await getJson<Jsz>(monitorUrl, '/jsz?accounts=true&streams=true&consumers=true');
+  const jsz = await readJsz(monitorUrl);
   const parts: string[] = [];
   for (const account of jsz.account_details ?? []) {
     for (const stream of account.stream_detail ?? []) {

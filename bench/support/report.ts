@@ -43,6 +43,28 @@ const seriesCells = (s: Series, kind: Parameters<typeof fmt>[1], failed: (i: num
   fmt(s.median, kind),
 ];
 
+/** A worker's event loop blocked this long is worth a warning (its progress timer fires every 50 ms). */
+const SILENCE_WORTH_NOTING_MS = 2_000;
+
+/** What went wrong or looks odd in one run: its failure, duplicate runs, worker output, blocked loops, leftovers in the queue. */
+export function runNotes(r: ThroughputResult | LatencyResult): string[] {
+  const notes: string[] = [];
+  if (r.failure) notes.push(r.failure);
+  if (r.scenario === 'throughput' && r.started > r.jobs) notes.push(`${r.started - r.jobs} task runs beyond ${r.jobs} jobs (a job ran twice)`);
+  if (r.workerLongestSilenceMs >= SILENCE_WORTH_NOTING_MS) {
+    notes.push(`a worker sent no progress for ${(r.workerLongestSilenceMs / 1000).toFixed(1)} s (its event loop ran no timers or I/O)`);
+  }
+  if (r.scenario === 'throughput') {
+    const q = r.queueAfter;
+    if ((q['redelivered'] ?? 0) > 0) notes.push(`${q['redelivered']} dispatch messages redelivered`);
+    if (r.ok && ((q['stream msgs'] ?? 0) > 0 || (q['ack pending'] ?? 0) > 0)) notes.push(`queue not empty after the run: ${JSON.stringify(q)}`);
+    if ((q['failed'] ?? 0) > 0) notes.push(`${q['failed']} BullMQ jobs failed`);
+  }
+  if (r.workerOutputLines > 0) notes.push(`worker processes wrote ${r.workerOutputLines} lines (the first ones are echoed above)`);
+  if (r.diagnosis) notes.push(`state: ${r.diagnosis}`);
+  return notes;
+}
+
 export interface ReportInput {
   settings: BenchSettings;
   machine: Record<string, string | number>;
@@ -144,18 +166,10 @@ export function printReport(input: ReportInput): void {
     }
   }
 
-  const problems = [...input.throughput, ...input.latency].filter((r) => !r.ok || r.workerOutputLines > 0 || ('started' in r && r.started > r.jobs));
-  if (problems.length > 0) {
+  const noted = [...input.throughput, ...input.latency].map((r) => ({ r, notes: runNotes(r) })).filter((x) => x.notes.length > 0);
+  if (noted.length > 0) {
     out.push('', 'Failures and warnings:');
-    for (const r of problems) {
-      const what = `${r.scenario} pair ${r.pair} ${SYSTEM_LABEL[r.system]} ${r.workers}w c${r.concurrency}`;
-      const notes: string[] = [];
-      if (r.failure) notes.push(r.failure);
-      if ('started' in r && r.started > r.jobs) notes.push(`${r.started - r.jobs} task runs beyond ${r.jobs} jobs (a job ran twice)`);
-      if (r.workerOutputLines > 0) notes.push(`worker processes wrote ${r.workerOutputLines} lines (first ones echoed above)`);
-      if (r.diagnosis) notes.push(`state: ${r.diagnosis}`);
-      out.push(`  - ${what}: ${notes.join('; ')}`);
-    }
+    for (const { r, notes } of noted) out.push(`  - ${r.scenario} pair ${r.pair} ${SYSTEM_LABEL[r.system]} ${r.workers}w c${r.concurrency}: ${notes.join('; ')}`);
   }
   console.log(out.join('\n'));
 }

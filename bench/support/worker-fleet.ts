@@ -17,8 +17,14 @@ export interface WaitOutcome {
   completed: number;
 }
 
+/**
+ * A worker that has sent no progress for this long is busy with its event loop blocked, not stalled:
+ * its count cannot move until it reports again, so only the hard timeout ends the wait.
+ */
+const SILENT_AFTER_MS = 5_000;
+
 export interface WaitOptions {
-  /** No change in the counts for this long ends the wait as stalled. */
+  /** No change in the counts for this long, while every worker keeps reporting, ends the wait as stalled. */
   stallMs: number;
   /** The wait never lasts longer than this. */
   timeoutMs: number;
@@ -47,6 +53,11 @@ export class WorkerFleet {
 
   get completed(): number {
     return this.workers.reduce((sum, w) => sum + w.progress.completed, 0);
+  }
+
+  /** The longest time any worker went without reporting progress since `go`. */
+  get longestSilenceMs(): number {
+    return Math.max(0, ...this.workers.map((w) => w.longestSilenceMs));
   }
 
   get outputLines(): number {
@@ -84,10 +95,14 @@ export class WorkerFleet {
         if (value() >= target) return finish();
         const dead = this.workers.find((w) => !w.alive);
         if (dead) return finish(`${dead.label} exited (${dead.describeExit()}) after ${value()} of ${target} ${opts.count}`);
-        if (now - lastChangeAt >= opts.stallMs) {
+        const silent = this.workers.filter((w) => w.silentForMs(now) >= SILENT_AFTER_MS);
+        if (now - lastChangeAt >= opts.stallMs && silent.length === 0) {
           return finish(`stalled after ${value()} of ${target} ${opts.count} (no progress for ${Math.round((now - lastChangeAt) / 1000)} s)`);
         }
-        if (now - startedAt >= opts.timeoutMs) return finish(`timed out after ${value()} of ${target} ${opts.count} (${Math.round(opts.timeoutMs / 1000)} s)`);
+        if (now - startedAt >= opts.timeoutMs) {
+          const silence = silent.map((w) => `; ${w.label} silent for ${Math.round(w.silentForMs(now) / 1000)} s (its event loop ran no timers or IPC)`).join('');
+          return finish(`timed out after ${value()} of ${target} ${opts.count} (${Math.round(opts.timeoutMs / 1000)} s)${silence}`);
+        }
       };
       // Progress messages arrive every 50 ms from each worker; the timer covers a silent fleet.
       const timer = setInterval(check, 250);

@@ -25,6 +25,12 @@ export class WorkerProcess {
   outputLines = 0;
   readonly firstLines: string[] = [];
   exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  /**
+   * When the last progress message arrived, and the longest gap between two since `go` (the worker
+   * sends one every 50 ms from a timer, so a long gap means its event loop ran no timers or I/O).
+   */
+  lastProgressAt: number | null = null;
+  longestSilenceMs = 0;
   private readonly listeners = new Set<(msg: FromWorker) => void>();
   private readonly exitListeners = new Set<() => void>();
 
@@ -34,7 +40,12 @@ export class WorkerProcess {
   ) {
     child.on('message', (raw) => {
       const msg = raw as FromWorker;
-      if (msg.type === 'progress') this.progress = { started: msg.started, completed: msg.completed };
+      if (msg.type === 'progress') {
+        this.progress = { started: msg.started, completed: msg.completed };
+        const now = Date.now();
+        if (this.lastProgressAt !== null) this.longestSilenceMs = Math.max(this.longestSilenceMs, now - this.lastProgressAt);
+        this.lastProgressAt = now;
+      }
       for (const listener of [...this.listeners]) listener(msg);
     });
     child.once('exit', (code, signal) => {
@@ -81,7 +92,16 @@ export class WorkerProcess {
   }
 
   send(msg: ToWorker): void {
+    if (msg.type === 'go') {
+      this.lastProgressAt = Date.now();
+      this.longestSilenceMs = 0;
+    }
     if (this.alive && this.child.connected) this.child.send(msg);
+  }
+
+  /** How long since the worker last reported progress (0 before `go`). */
+  silentForMs(now = Date.now()): number {
+    return this.lastProgressAt === null ? 0 : now - this.lastProgressAt;
   }
 
   /** The next message of `type`; rejects on a `fatal` message, on exit, or after `timeoutMs`. */

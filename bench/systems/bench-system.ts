@@ -41,6 +41,8 @@ export interface SystemRun {
   messagesPerJob(beforePrefill: RunCounters, afterPrefill: RunCounters, afterRun: RunCounters, jobs: number): PerJobFigures;
   /** A one-line account of the queue's state, for a run that stalled. */
   diagnose(): Promise<string>;
+  /** Counts that show trouble after a run (NATS: redelivered dispatch messages; BullMQ: job counts). */
+  queueState(): Promise<Record<string, number>>;
   /** Stops workers, producer and servers (by pid), whatever state they are in. */
   close(): Promise<void>;
 }

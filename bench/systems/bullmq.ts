@@ -84,6 +84,10 @@ class BullmqRun implements SystemRun {
     };
   }
 
+  queueState(): Promise<Record<string, number>> {
+    return withTimeout(this.queue.getJobCounts(), 5_000, 'BullMQ job counts');
+  }
+
   async diagnose(): Promise<string> {
     const counts = await withTimeout(this.queue.getJobCounts(), 5_000, 'BullMQ job counts');
     return `job counts ${JSON.stringify(counts)}`;

@@ -45,6 +45,10 @@ class JobchartMemoryRun implements SystemRun {
     return {};
   }
 
+  async queueState(): Promise<Record<string, number>> {
+    return {};
+  }
+
   async diagnose(): Promise<string> {
     return `worker process ${this.node.alive ? 'alive' : `exited (${this.node.describeExit()})`}`;
   }

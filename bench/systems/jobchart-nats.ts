@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { createRuntime, natsStore, type Runtime } from '../../src/index.js';
 import { findNatsServerBinary, startNatsServer, type NatsServerHandle } from '../../test/support/nats-server.js';
 import { withTimeout } from '../support/clock.js';
-import { connectionDelta, describeJetStream, readNatsCounters } from '../support/nats-monitor.js';
+import { connectionDelta, describeJetStream, readNatsCounters, streamState } from '../support/nats-monitor.js';
 import { ownDir, ownProcess, releaseDir, releaseProcess } from '../support/owned-processes.js';
 import { processCpuMicros } from '../support/process-cpu.js';
 import { prefill, trickle, type JobSink } from '../support/producer.js';
@@ -117,6 +117,10 @@ class JobchartNatsRun implements SystemRun {
       'workers → server': per(workersIn),
       'server → workers': per(workersOut),
     };
+  }
+
+  queueState(): Promise<Record<string, number>> {
+    return streamState(this.server.monitorUrl ?? '', `${PREFIX}_dispatch`);
   }
 
   diagnose(): Promise<string> {

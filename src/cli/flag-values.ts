@@ -44,10 +44,11 @@ export function jsonValue(flag: string): (raw: string) => unknown {
   };
 }
 
-/** A non-empty string (ids, task names). */
+/** A non-empty string (ids, task names). A value that is itself a flag means the value was forgotten. */
 export function nonEmptyValue(flag: string): (raw: string) => string {
   return (raw) => {
     if (raw.trim() === '') throw new CliUsageError(`${flag} must not be empty`);
+    if (/^--[a-z]/.test(raw)) throw new CliUsageError(`${flag} needs a value, not the flag ${raw}`);
     return raw;
   };
 }

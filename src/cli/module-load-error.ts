@@ -23,14 +23,17 @@ const MISSING_CODES = new Set(['ERR_MODULE_NOT_FOUND', 'ERR_UNSUPPORTED_DIR_IMPO
 
 const firstLine = (text: string): string => text.split('\n')[0] ?? '';
 
-/** A stack frame in user code (not Node's internals), as `path:line:col`. */
+/** jobchart's own code and dependencies (this file is in src/cli/ or dist/cli/): frames there are not the user's. */
+const OWN_DIRS = ['src', 'dist', 'node_modules'].map((dir) => fileURLToPath(new URL(`../../${dir}/`, import.meta.url)));
+
+/** The first stack frame in the user's code (not Node's internals, not jobchart's), as `path:line:col`. */
 function userFrame(stack: string | undefined): string | null {
   for (const line of (stack ?? '').split('\n').slice(1)) {
     const match = /^at (?:.*\()?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?$/.exec(line.trim());
-    if (match?.[1]) {
-      const path = match[1].startsWith('file://') ? fileURLToPath(match[1]) : match[1];
-      return `${path}:${match[2]}:${match[3]}`;
-    }
+    if (!match?.[1]) continue;
+    const path = match[1].startsWith('file://') ? fileURLToPath(match[1]) : match[1];
+    if (OWN_DIRS.some((dir) => path.startsWith(dir))) continue;
+    return `${path}:${match[2]}:${match[3]}`;
   }
   return null;
 }

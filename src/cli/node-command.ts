@@ -81,6 +81,9 @@ export function nodeCommand(ctx: CliContext): Command {
       ...(flags.nodeId !== undefined ? { nodeId: flags.nodeId } : {}),
       ...(inspect !== undefined ? { inspect } : {}),
     });
+    if (!flags.quiet) {
+      rt.on('*', (event) => ctx.stdout(flags.json ? `${JSON.stringify(event)}\n` : `${formatEvent(event)}\n`));
+    }
     let loaded: string[];
     try {
       loaded = tasksModule ? await registerTasks(tasksModule, rt) : [];
@@ -88,16 +91,15 @@ export function nodeCommand(ctx: CliContext): Command {
       await rt.stop({ drain: false });
       throw error;
     }
-    if (!flags.quiet) {
-      rt.on('*', (event) => ctx.stdout(flags.json ? `${JSON.stringify(event)}\n` : `${formatEvent(event)}\n`));
-    }
+    // Listen before starting and before saying "Ctrl-C to stop": a signal that comes early still drains.
+    const stopRequested = waitForStopSignal(ctx);
     await rt.start();
     const store = target.kind === 'nats' ? describeServers(target) : 'the in-memory store (no --nats, JOBCHART_NATS or NATS_URL)';
     ctx.stderr(
       `jobchart node ${rt.nodeId} (${role}) on ${store}; tasks: ${loaded.join(', ') || '(none)'}` +
         `${inspect ? `; inspector: ${inspect}` : ''}; Ctrl-C to stop\n`,
     );
-    await waitForStopSignal(ctx);
+    await stopRequested;
     await rt.stop({ drain: true });
     ctx.exitCode = ExitCode.ok;
   });

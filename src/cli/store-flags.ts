@@ -139,7 +139,9 @@ export function resolveStoreTarget(flags: StoreFlags, env: NodeJS.ProcessEnv, mo
       );
     }
     const stray = (Object.keys(FLAG_OF) as StoreFlagKey[]).find((key) => key !== 'nats' && flags[key] !== undefined);
-    if (stray) throw new CliUsageError(`${FLAG_OF[stray]} applies to a NATS store: give --nats <url> too (or drop --memory)`);
+    if (stray) {
+      throw new CliUsageError(`${FLAG_OF[stray]} applies to a NATS store: ${flags.memory ? 'drop it or --memory' : 'give --nats <url> too'}`);
+    }
     return { kind: 'memory' };
   }
   const servers = nats.value.split(',').map((s) => checkServer(s.trim(), nats.from));

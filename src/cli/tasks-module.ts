@@ -47,7 +47,9 @@ export async function importTasksModule(given: string, cwd = process.cwd()): Pro
         );
       }
       const { tsImport } = (await import(tsxApi)) as { tsImport: (specifier: string, parentURL: string) => Promise<unknown> };
-      exports = (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+      // The module's own URL as parent, not ours: run from sources, ours carries the launcher's tsx
+      // namespace, and tsx would then resolve the module's imports in that namespace (and fail).
+      exports = (await tsImport(url, url)) as Record<string, unknown>;
     } else {
       exports = (await importJavaScript(url)) as Record<string, unknown>;
     }

@@ -19,7 +19,7 @@ interface Run {
 
 function jobchart(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [bin, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error ? ((error as { code?: number }).code ?? 1) : 0;
       resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
     });
@@ -39,12 +39,13 @@ describe('jobchart CLI', () => {
     });
     node.stdout?.on('data', (chunk: Buffer) => (nodeOut += chunk.toString()));
     node.stderr?.on('data', (chunk: Buffer) => (nodeOut += chunk.toString()));
-    const deadline = Date.now() + 20_000;
+    // Generous: the machine has two cores shared with other suites.
+    const deadline = Date.now() + 45_000;
     while (!nodeOut.includes('NodeStarted')) {
       if (Date.now() > deadline) throw new Error(`node did not start:\n${nodeOut}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-  }, 30_000);
+  }, 90_000);
 
   afterAll(async () => {
     if (node && node.exitCode === null) {
@@ -63,7 +64,7 @@ describe('jobchart CLI', () => {
     expect(list.code).toBe(0);
     const schedules = JSON.parse(list.stdout) as { id: string; task: string; paused: boolean }[];
     expect(schedules).toMatchObject([{ id: 'greeter', task: 'greet', paused: false }]);
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while ((nodeOut.match(/JobReleased .*scheduleId=greeter .*outcome=success/g) ?? []).length < 2) {
       if (Date.now() > deadline) throw new Error(`schedule did not fire twice:\n${nodeOut}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -73,7 +74,7 @@ describe('jobchart CLI', () => {
     expect(JSON.parse(paused.stdout)).toMatchObject({ id: 'greeter', paused: true });
     const removed = await jobchart(['schedule', 'rm', 'greeter', ...nats()]);
     expect(removed).toMatchObject({ code: 0, stdout: 'removed greeter\n' });
-  }, 30_000);
+  }, 90_000);
 
   it('job add --wait and job result print the outcome; status lists the node and its tasks', async () => {
     const job = await jobchart(['job', 'add', ...nats(), '--task', 'greet', '--args', '{"name":"x"}', '--wait', '--timeout', '10s', '--json']);
@@ -87,7 +88,7 @@ describe('jobchart CLI', () => {
     expect(status.code).toBe(0);
     const parsed = JSON.parse(status.stdout) as { nodes: { nodeId: string; role: string; tasks: string[] }[] };
     expect(parsed.nodes).toMatchObject([{ nodeId: 'cli-node', role: 'both', tasks: ['greet', 'slow'] }]);
-  }, 30_000);
+  }, 90_000);
 
   it('usage errors exit 2 with one line; unknown tasks exit 1 with a message in CLI words', async () => {
     const bogus = await jobchart(['bogus']);
@@ -101,12 +102,12 @@ describe('jobchart CLI', () => {
     const unknown = await jobchart(['job', 'add', ...nats(), '--task', 'nope']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^jobchart: unknown task "nope": no live node registers it; start one with `jobchart node --tasks <module>`/);
-  }, 30_000);
+  }, 90_000);
 
   it('SIGTERM drains the node and it exits 0', async () => {
     const exited = new Promise<number | null>((r) => node.once('exit', (code) => r(code)));
     node.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(nodeOut).toMatch(/NodeStopped +reason=drain/);
-  }, 30_000);
+  }, 90_000);
 });

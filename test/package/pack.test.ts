@@ -6,7 +6,7 @@
  * memory store and print its result; the installed types must type-check a small program.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -152,6 +152,24 @@ describe('npm pack → npm install → jobchart', () => {
     expect(typescript.code).toBe(2);
     expect(typescript.stderr).toMatch(/^jobchart: --tasks "\.\/tasks\.ts" is TypeScript, which needs tsx: install it/);
   }, 40_000);
+
+  it('with tsx installed in the project, the built jobchart loads a .ts tasks module through it', async () => {
+    // The version this repo develops with, so npm finds it in its cache.
+    const tsxVersion = (JSON.parse(readFileSync(join(repoRoot, 'node_modules', 'tsx', 'package.json'), 'utf8')) as { version: string }).version;
+    const installed = await run('npm', ['install', `tsx@${tsxVersion}`, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
+    expect(installed.code, installed.stderr).toBe(0);
+    writeFileSync(join(app, 'typed.mts'), "export const tasks = { typed: (args: { n: number }): number => args.n * 2 };\n");
+    const node = spawn(join(app, 'node_modules', '.bin', 'jobchart'), ['node', '--tasks', './typed.mts', '--quiet'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    node.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    node.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => node.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 20_000;
+    while (!out.includes('Ctrl-C to stop') && node.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    node.kill('SIGTERM');
+    expect(await exited, out).toBe(0);
+    expect(out).toContain('tasks: typed;');
+  }, 60_000);
 
   it('leaves no stale files: the build starts from an empty dist', () => {
     // prepack wipes dist/ before compiling, so a file left by an older build (dist/demo.js) cannot ship.
