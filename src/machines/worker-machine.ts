@@ -197,6 +197,7 @@ export const workerMachine = setup({
         FETCH_FAILED: { target: 'backingOff', actions: 'backOffFetching' },
         // Capacity grew, or a hint came: ask again now rather than at the end of the poll.
         CAPACITY_CHANGED: { guard: 'isValidCapacity', target: 'deciding', actions: 'changeCapacity' },
+        JOB_AVAILABLE: { target: 'deciding', actions: 'noteJobAvailable' },
         DRAIN: 'draining',
         CONNECTION_LOST: 'offline',
         RESTORED: 'deciding',
