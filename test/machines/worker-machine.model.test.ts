@@ -1,201 +1,296 @@
 /**
- * Model-based tests of the worker machine: every shortest path (capacity 2, every event kind) and
- * every simple path (capacity 1, drain/stop/connection events) is replayed on a live worker with a
- * SimulatedClock, a controllable fetch and stub jobs; the invariants are checked at every step.
+ * Model-based tests of the worker machine. The model is the machine's pure transition function
+ * explored by @xstate/graph over an environment of fetch answers (JOBS_FETCHED with 0..max jobs, a
+ * redelivery of a running job, FETCH_FAILED), the backoff timer, job actors ending (SLOT_RELEASED
+ * from their final state, a done event without it, a crash) and outside events (JOB_AVAILABLE,
+ * CAPACITY_CHANGED, connection, RESTORED, DRAIN, STOP). Each path is replayed on a live worker
+ * (SimulatedClock) whose effects are recording fakes and whose jobs are stub actors created with
+ * `createActor(stub, { parent: worker })`, as production's startJobs creates them. At every step
+ * the live snapshot equals the model's, and:
+ *
+ * - never `waiting` without a free slot, never `full` with one; never two fetches in flight, and
+ *   exactly one while fetching or waiting; a fetch asks for at most the free slots (and ≥ 1);
+ * - every job started is in `running` with a live actor, every job in `running` was started, and
+ *   every fetched job either starts or is handed back (nothing fetched is lost);
+ * - STOP sends SHUTDOWN to every running job; nothing is fetched after DRAIN or STOP; `stopped`
+ *   only with no jobs running;
+ * - G2: a free slot and a known job never coexist in a waiting state;
+ * - the backoff timer fires after exactly the machine's delay, not before.
+ *
+ * Edge invariants (with each edge's actions from XState's pure `transition`) are checked over the
+ * whole adjacency map, self-loops included, and over a hostile environment that also answers
+ * fetches nobody asked for.
  */
 import { getAdjacencyMap, getShortestPaths, getSimplePaths } from '@xstate/graph';
 import type { StatePath } from '@xstate/graph';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createActor } from 'xstate';
-import type { SnapshotFrom } from 'xstate';
+import { createActor, transition } from 'xstate';
+import type { EventObject, SnapshotFrom } from 'xstate';
 import { workerMachine } from '../../src/machines/worker-machine.js';
-import type { FetchedJob, WorkerInput } from '../../src/machines/worker-types.js';
+import type { FetchedJob, ReturnUnstartedJobsParams, WorkerInput } from '../../src/machines/worker-types.js';
 import { testJob } from '../support/fakes/job-fakes.js';
-import { comparable, edgesOf, fireTimer, withoutPrefixPaths, muteLateChildDoneWarnings, tieDateToClock, timersOf, type TimerStats } from '../support/fakes/model-replay.js';
-import { createSimClock, settle } from '../support/fakes/sim-time.js';
-import { controlledFetch, returnLog, stubJobLogic } from '../support/fakes/worker-fakes.js';
+import { edgesOf, muteLateChildDoneWarnings, withoutPrefixPaths } from '../support/fakes/model-replay.js';
+import { createSimClock } from '../support/fakes/sim-time.js';
+import { workerFakes } from '../support/fakes/worker-fakes.js';
 
 type WorkerSnapshot = SnapshotFrom<typeof workerMachine>;
-type ModelEvent = { type: string; [key: string]: unknown };
+type ModelEvent = EventObject & { [key: string]: unknown };
 
 const POOL = ['j1', 'j2'] as const;
 const FETCHED: Record<string, FetchedJob> = Object.fromEntries(POOL.map((id) => [id, { job: testJob({ id }) }]));
-const POLL = 'POLL';
 const FETCH_RETRY = 'xstate.after.fetchRetry.worker.backingOff';
+const POLLING = ['fetching', 'waiting'] as const;
+const isPolling = (s: WorkerSnapshot): boolean => POLLING.some((v) => s.value === v);
+const free = (s: WorkerSnapshot): number => s.context.capacity - s.context.running.length;
+const doneOf = (id: string) => `xstate.done.actor.${id}`;
+const errorOf = (id: string) => `xstate.error.actor.${id}`;
 
 interface ModelConfig {
   name: string;
   input: WorkerInput;
-  /** Extra environment events offered in every state. */
+  /** Outside events offered in every state. */
   extra: ModelEvent[];
   /** Offer an answer that repeats a running job (a redelivery). */
   redeliveries: boolean;
+  /** Offer job endings without SLOT_RELEASED: a done event alone, a crash. */
+  silentEndings: boolean;
 }
 
-const baseInput: WorkerInput = { pollIntervalMs: 1000, leaseDurationMs: 30_000, fetchRetryInitialMs: 100 };
-
-/** The environment: what can happen to a worker in `snapshot`. */
+/** The environment: what can happen to a worker in `s`. */
 function environment(config: ModelConfig) {
-  return (snapshot: WorkerSnapshot): ModelEvent[] => {
+  return (s: WorkerSnapshot): ModelEvent[] => {
     // A finished actor takes no events (the pure transition function would still compute some).
-    if (snapshot.status !== 'active') return [];
-    const { running, fetchMax } = snapshot.context;
-    // Timers first: on equal length the path generators keep the first event, and timers are what
-    // the replay most needs to exercise.
+    if (s.status !== 'active') return [];
+    const { running, fetchMax } = s.context;
     const events: ModelEvent[] = [];
-    if (snapshot.value === 'idle') events.push({ type: POLL });
-    if (snapshot.value === 'backingOff') events.push({ type: FETCH_RETRY });
+    if (s.value === 'backingOff') events.push({ type: FETCH_RETRY });
     events.push({ type: 'JOB_AVAILABLE' }, ...config.extra);
-    for (const jobId of running) events.push({ type: 'SLOT_RELEASED', jobId });
-    if (snapshot.value === 'fetching') {
-      const free = POOL.filter((id) => !running.includes(id));
-      for (let n = 0; n <= fetchMax; n++) {
-        events.push({ type: 'xstate.done.actor.fetchJobs', output: free.slice(0, n).map((id) => FETCHED[id]!) });
-      }
-      if (config.redeliveries && running.length > 0) {
-        events.push({ type: 'xstate.done.actor.fetchJobs', output: [FETCHED[running[0]!]!] });
-      }
-      events.push({ type: 'xstate.error.actor.fetchJobs', error: 'dispatch unavailable' });
+    for (const jobId of running) {
+      events.push({ type: 'SLOT_RELEASED', jobId });
+      if (config.silentEndings) events.push({ type: doneOf(jobId) }, { type: errorOf(jobId), error: 'job actor crashed' });
+    }
+    if (isPolling(s)) {
+      const idle = POOL.filter((id) => !running.includes(id));
+      for (let n = 0; n <= Math.min(fetchMax, idle.length); n++) events.push({ type: 'JOBS_FETCHED', jobs: idle.slice(0, n).map((id) => FETCHED[id]!) });
+      if (config.redeliveries && running.length > 0 && fetchMax > 0) events.push({ type: 'JOBS_FETCHED', jobs: [FETCHED[running[0]!]!] });
+      events.push({ type: 'FETCH_FAILED', error: 'dispatch unavailable' });
     }
     return events;
   };
 }
 
-/** Invariants that must hold in every state, model or live. */
-function assertWorkerInvariants(s: WorkerSnapshot, where: string): void {
-  const { running, capacity, jobAvailable } = s.context;
-  const free = running.length < capacity;
-  if (s.value === 'idle') {
-    // Never waiting while a free slot and an available job coexist.
-    expect(free && jobAvailable, `${where}: idle with a free slot and a known job`).toBe(false);
-    expect(free, `${where}: idle without a free slot (should be full)`).toBe(true);
-  }
-  if (s.value === 'full') expect(free, `${where}: full with a free slot`).toBe(false);
-  if (s.value === 'stopped') expect(running, `${where}: stopped with jobs running`).toEqual([]);
-  expect(new Set(running).size, `${where}: duplicate running ids`).toBe(running.length);
+/** Everything, everywhere: fetch answers nobody asked for, releases of jobs not running. */
+function hostileEnvironment(config: ModelConfig) {
+  const base = environment(config);
+  return (s: WorkerSnapshot): ModelEvent[] => {
+    if (s.status !== 'active') return [];
+    const events = base(s);
+    if (!isPolling(s)) events.push({ type: 'JOBS_FETCHED', jobs: [FETCHED.j1!] }, { type: 'FETCH_FAILED', error: 'late' });
+    for (const jobId of POOL) {
+      if (!s.context.running.includes(jobId)) events.push({ type: 'SLOT_RELEASED', jobId }, { type: doneOf(jobId) });
+    }
+    events.push({ type: 'CAPACITY_CHANGED', capacity: -1 }, { type: 'CAPACITY_CHANGED', capacity: 1.5 });
+    return events;
+  };
 }
+
+/** State invariants: they hold in every reachable state, model or live. */
+function assertWorkerInvariants(s: WorkerSnapshot, where: string): void {
+  const { running, jobAvailable } = s.context;
+  const hasFree = free(s) > 0;
+  if (s.value === 'waiting') {
+    expect(hasFree, `${where}: waiting without a free slot (should be full)`).toBe(true);
+    // G2: a free slot and a known job never coexist in a waiting state.
+    expect(hasFree && jobAvailable, `${where}: waiting with a free slot and a known job (G2)`).toBe(false);
+  }
+  if (s.value === 'full') expect(hasFree, `${where}: full with a free slot`).toBe(false);
+  if (s.value === 'fetching') expect(s.context.fetchMax, `${where}: fetching for no slot`).toBeGreaterThan(0);
+  if (s.value === 'stopped') expect(running, `${where}: stopped with jobs running`).toEqual([]);
+  expect(running, `${where}: running ids not sorted and unique`).toEqual([...new Set(running)].sort());
+  expect(s.value, `${where}: rested in the transient deciding state`).not.toBe('deciding');
+}
+
+const idsOf = (jobs: readonly FetchedJob[]): string[] => jobs.map((j) => j.job.id);
 
 /**
- * Invariants of transitions, checked on every edge of the model. Paths never walk a self-loop, so
- * "POLL does nothing" would pass the path replay; an edge check catches it.
+ * Edge invariants: every (from, event, to) of the model with the actions XState's pure
+ * `transition` returns for it. Paths never walk a self-loop; this catches what a self-loop does.
  */
 function assertWorkerEdge(from: WorkerSnapshot, event: ModelEvent, to: WorkerSnapshot): void {
-  const where = `${JSON.stringify(from.value)} --${event.type}--> ${JSON.stringify(to.value)}`;
-  const freeAfter = to.context.running.length < to.context.capacity;
-  // What ends each wait. backingOff deliberately ignores JOB_AVAILABLE (kept in the flag): a flood
-  // of notifications must not hammer a failing store; its retry timer decides.
-  const wakeUps: Record<string, string[]> = {
-    idle: ['JOB_AVAILABLE', POLL, 'CONNECTION_RESTORED', 'RESTORED'],
-    backingOff: [FETCH_RETRY, 'RESTORED'],
-    offline: ['CONNECTION_RESTORED'],
-  };
-  if (wakeUps[from.value]?.includes(event.type) && freeAfter) {
-    expect(to.value, `${where}: a wake-up left a free slot unused`).toBe('fetching');
+  const where = `${JSON.stringify(from.value)} --${JSON.stringify(event)}--> ${JSON.stringify(to.value)} (running ${JSON.stringify(from.context.running)}, capacity ${from.context.capacity})`;
+  const [again, actions] = transition(workerMachine, from, event as never);
+  expect(JSON.stringify(again), `${where}: transition() disagrees with the graph`).toBe(JSON.stringify(to));
+  const types = actions.map((a) => a.type);
+  const params = <P>(type: string): P[] => actions.filter((a) => a.type === type).map((a) => (a as { params: P }).params);
+  const count = (type: string): number => types.filter((t) => t === type).length;
+  assertWorkerInvariants(to, where);
+
+  // Fetches: one per entry of fetching/waiting, for the free slots, after cancelling any in flight.
+  const fetches = params<{ max: number; waitMs: number }>('fetchJobs');
+  if (isPolling(to) && from.value !== to.value) expect(fetches.length, `${where}: entered ${to.value} without fetching`).toBe(1);
+  if (!isPolling(to)) expect(fetches, `${where}: fetched outside fetching/waiting`).toEqual([]);
+  for (const f of fetches) {
+    expect(f.max, `${where}: fetch asks for ${f.max}`).toBe(free(to));
+    expect(f.max, `${where}: fetch for no slot`).toBeGreaterThan(0);
+    expect(f.waitMs, `${where}: waitMs`).toBe(to.value === 'waiting' ? to.context.pollIntervalMs : 0);
   }
-  // A freed slot is used at once when a job may be waiting; when the queue was last seen empty
-  // (full only because capacity shrank) the worker idles with its POLL armed.
-  if (from.value === 'full' && event.type === 'SLOT_RELEASED' && freeAfter) {
-    expect(to.value, `${where}: a released slot was not used`).toBe(from.context.jobAvailable ? 'fetching' : 'idle');
+  if (isPolling(from) && (from.value !== to.value || fetches.length > 0)) {
+    expect(count('cancelFetch'), `${where}: left ${from.value} without ending its fetch`).toBe(1);
+    if (fetches.length > 0) expect(types.indexOf('cancelFetch'), `${where}: new fetch before the old one ended`).toBeLessThan(types.indexOf('fetchJobs'));
+  } else expect(count('cancelFetch'), `${where}: cancelFetch`).toBe(0);
+
+  // Starting: only on a fetch answer received while fetching; what is fetched starts or goes back.
+  const starts = params<{ jobs: FetchedJob[] }>('startJobs').flatMap((p) => idsOf(p.jobs));
+  const giveBack = params<{ groups: ReturnUnstartedJobsParams[] }>('returnUnstartedJobs').flatMap((p) => p.groups);
+  if (event.type === 'JOBS_FETCHED' && isPolling(from)) {
+    const fetched = idsOf(event.jobs as FetchedJob[]);
+    expect([...starts, ...giveBack.flatMap((g) => idsOf(g.jobs))].sort(), `${where}: a fetched job neither started nor handed back`).toEqual([...fetched].sort());
+    for (const id of starts) expect(from.context.running, `${where}: started ${id} twice`).not.toContain(id);
+    for (const g of giveBack) {
+      for (const id of idsOf(g.jobs)) {
+        expect(g.reason, `${where}: handed back ${id}`).toBe(from.context.running.includes(id) ? 'already_running' : 'over_capacity');
+      }
+    }
+    expect(to.context.running, `${where}: running after starting`).toEqual([...from.context.running, ...starts].sort());
+    if (starts.length > 0) expect(to.context.running.length, `${where}: started beyond capacity`).toBeLessThanOrEqual(to.context.capacity);
+    expect(to.context.fetchRetryDelayMs, `${where}: a successful fetch resets the backoff`).toBe(0);
+  } else {
+    expect(starts.length + giveBack.length + count('startJobs'), `${where}: started or handed back jobs without a fetch answer`).toBe(0);
   }
-  if (to.context.running.length > from.context.running.length) {
-    expect(to.context.running.length, `${where}: started beyond capacity`).toBeLessThanOrEqual(to.context.capacity);
+
+  // STOP hands every running job back, once, on entering stopping.
+  const shutdowns = params<{ jobIds: string[] }>('shutdownJobs');
+  const stopsNow = event.type === 'STOP' && from.value !== 'stopping';
+  expect(shutdowns, `${where}: shutdownJobs`).toEqual(stopsNow ? [{ jobIds: from.context.running }] : []);
+
+  // Nothing is fetched after DRAIN or STOP.
+  if (['draining', 'stopping', 'stopped'].includes(from.value)) {
+    expect(['draining', 'stopping', 'stopped'], `${where}: back to work after DRAIN/STOP`).toContain(to.value);
+  }
+  if (event.type === 'STOP') expect(['stopping', 'stopped'], `${where}: STOP ignored`).toContain(to.value);
+
+  // What ends each wait: a wake-up with a free slot fetches at once.
+  const hasFreeAfter = free(to) > 0;
+  const wakeUps: Record<string, string[]> = { backingOff: [FETCH_RETRY, 'RESTORED'], offline: ['CONNECTION_RESTORED'] };
+  if (wakeUps[from.value]?.includes(event.type) && hasFreeAfter) expect(to.value, `${where}: a wake-up left a free slot unused`).toBe('fetching');
+  // A slot freed in `full` is used at once when a job may be waiting; else the long poll waits for one.
+  if (from.value === 'full' && to.context.running.length < from.context.running.length && hasFreeAfter) {
+    expect(to.value, `${where}: a released slot was not used`).toBe(from.context.jobAvailable ? 'fetching' : 'waiting');
+  }
+  // A job's end frees its slot, whether it said SLOT_RELEASED or only ended (done / error event).
+  const ended = event.type === 'SLOT_RELEASED' ? (event.jobId as string) : /^xstate\.(done|error)\.actor\.(.+)$/.exec(event.type)?.[2];
+  if (ended !== undefined && from.context.running.includes(ended)) {
+    expect(to.context.running, `${where}: ${ended} still running after it ended`).toEqual(from.context.running.filter((id) => id !== ended));
+  }
+  if (event.type === 'FETCH_FAILED' && isPolling(from)) {
+    const { fetchRetryDelayMs: before, fetchRetryInitialMs: initial, fetchRetryMaxMs: max } = from.context;
+    expect(to.context.fetchRetryDelayMs, `${where}: backoff`).toBe(before === 0 ? initial : Math.min(2 * before, max));
+  }
+
+  // What does not move the machine changes nothing but what the event is about, and asks nothing.
+  if (from.value === to.value && types.length === 0) {
+    const allowed: Partial<WorkerSnapshot['context']> = {};
+    if (event.type === 'JOB_AVAILABLE') allowed.jobAvailable = true;
+    if (event.type === 'CAPACITY_CHANGED') allowed.capacity = to.context.capacity;
+    if (ended !== undefined) allowed.running = to.context.running;
+    expect(to.context, `${where}: an event that moved nothing changed the context`).toEqual({ ...from.context, ...allowed });
+  }
+  if (event.type === 'CAPACITY_CHANGED') {
+    const valid = Number.isInteger(event.capacity) && (event.capacity as number) >= 0;
+    expect(to.context.capacity, `${where}: capacity`).toBe(valid ? event.capacity : from.context.capacity);
   }
 }
 
-function paths(kind: 'shortest' | 'simple', config: ModelConfig): StatePath<WorkerSnapshot, ModelEvent>[] {
-  const machine = workerMachine.provide({ actors: { job: stubJobLogic().logic } });
-  const options = { events: environment(config), input: config.input };
-  const generate = kind === 'shortest' ? getShortestPaths : getSimplePaths;
-  return generate(machine, options as never) as unknown as StatePath<WorkerSnapshot, ModelEvent>[];
-}
+const view = (s: WorkerSnapshot): string => JSON.stringify({ value: s.value, status: s.status, context: s.context });
 
 const walked: string[] = [];
 let undo: (() => void)[] = [];
 let clock = createSimClock();
 beforeEach(() => {
   clock = createSimClock();
-  undo = [tieDateToClock(clock), muteLateChildDoneWarnings()];
+  undo = [muteLateChildDoneWarnings()];
 });
 afterEach(() => undo.forEach((fn) => fn()));
 afterAll(() => console.log(`[model-based] worker:\n  ${walked.join('\n  ')}`));
 
-async function replay(path: StatePath<WorkerSnapshot, ModelEvent>, config: ModelConfig, stats: TimerStats): Promise<void> {
-  const fetch = controlledFetch();
-  const jobs = stubJobLogic();
-  const returns = returnLog();
-  const ended: string[] = [];
-  const machine = workerMachine.provide({
-    actors: { fetchJobs: fetch.logic, job: jobs.logic },
-    actions: { returnUnstartedJobs: returns.action },
-  });
-  const worker = createActor(machine, { clock, input: config.input });
+/** Replays one path on a live worker, causing each event the way production would. */
+function replay(path: StatePath<WorkerSnapshot, ModelEvent>, config: ModelConfig, stats: { timers: number }): void {
+  const fx = workerFakes();
+  const worker = createActor(workerMachine.provide({ actions: fx.actions }), { clock, input: config.input });
   worker.start();
-  await settle();
   let previous = worker.getSnapshot();
-  // Ghost of the environment's knowledge, independent of the machine's own flag: the queue may
-  // hold a job for us since a notification, poll or full answer that no fetch has followed yet.
-  // A fresh worker fetches once at start, which answers the "queue might hold jobs" of start-up.
-  let queueMayHoldJobs = fetch.calls.length === 0;
+  const ends: string[] = [];
+  let backingOffSince = Number.NaN;
+  let fetchesAtStop: number | null = null;
 
   for (const [i, step] of path.steps.entries()) {
     const event = step.event;
     const where = `step ${i} (${event.type}) of [${path.steps.map((s) => s.event.type).join(' → ')}]`;
+    const fetchesBefore = fx.fetches.length;
+    const effectsBefore = fx.effects.length;
     if (i > 0) {
-      const fetchesBefore = fetch.calls.length;
-      const asked = fetch.last()?.input.max ?? 0;
-      if (['JOB_AVAILABLE', POLL, 'CONNECTION_RESTORED', 'RESTORED', 'xstate.error.actor.fetchJobs'].includes(event.type)) {
-        queueMayHoldJobs = true;
-      }
-      if (event.type === 'xstate.done.actor.fetchJobs' && (event.output as FetchedJob[]).length >= asked) queueMayHoldJobs = true;
-      if (event.type === 'xstate.done.actor.fetchJobs') fetch.last()!.answer.resolve(event.output as FetchedJob[]);
-      else if (event.type === 'xstate.error.actor.fetchJobs') fetch.last()!.answer.reject(new Error(String(event.error)));
-      else if (event.type === POLL || event.type === FETCH_RETRY) await fireTimer(clock, worker, event.type, stats);
-      else if (event.type === 'SLOT_RELEASED') {
+      const done = /^xstate\.(done|error)\.actor\.(.+)$/.exec(event.type);
+      if (event.type === 'JOBS_FETCHED' || event.type === 'FETCH_FAILED') fx.answerFetch(event as never);
+      else if (event.type === FETCH_RETRY) {
+        // The timer fires after exactly the delay the machine chose, not a millisecond before.
+        const due = backingOffSince + previous.context.fetchRetryDelayMs;
+        clock.set(due - 1);
+        expect(worker.getSnapshot().value, `${where}: backoff ended early`).toBe('backingOff');
+        clock.set(due);
+        stats.timers++;
+      } else if (event.type === 'SLOT_RELEASED') {
         // Production's way: the job actor ends, and its final state releases the slot.
-        const jobId = event.jobId as string;
-        worker.getSnapshot().children[jobId]!.send({ type: 'FINISH' } as never);
-        ended.push(jobId);
+        fx.finish(event.jobId as string);
+        ends.push(event.jobId as string);
+      } else if (done) {
+        fx.job(done[2]!).send({ type: done[1] === 'done' ? 'FINISH_SILENTLY' : 'CRASH' });
+        ends.push(done[2]!);
       } else worker.send(event as never);
-      await settle();
-      if (fetch.calls.length > fetchesBefore) queueMayHoldJobs = false;
     }
     const live = worker.getSnapshot();
-    expect(comparable(live), `${where}: implementation diverged from the model`).toBe(comparable(step.state));
+    expect(view(live), `${where}: implementation diverged from the model`).toBe(view(step.state));
     assertWorkerInvariants(live, where);
-    if (live.value === 'idle') {
-      const free = live.context.running.length < live.context.capacity;
-      expect(free && queueMayHoldJobs, `${where}: idle with a free slot after an unanswered notification`).toBe(false);
+    if (live.value === 'backingOff' && previous.value !== 'backingOff') backingOffSince = clock.now();
+
+    // Never two fetches in flight; exactly one while fetching or waiting, asking for the free slots.
+    const inFlight = fx.pendingFetches();
+    expect(inFlight.length, `${where}: fetches in flight`).toBe(isPolling(live) ? 1 : 0);
+    for (const call of fx.fetches.slice(fetchesBefore)) {
+      expect(call.params.max, `${where}: a fetch asks for ${call.params.max} with ${free(live)} free`).toBe(free(live));
+      expect(call.params.max, `${where}: a fetch for no slot`).toBeGreaterThan(0);
+      expect(call.self, `${where}: the fetch answers someone else`).toBe(worker);
+    }
+    if (isPolling(live)) {
+      expect(inFlight[0]!.params, where).toEqual({ max: live.context.fetchMax, waitMs: live.value === 'waiting' ? live.context.pollIntervalMs : 0 });
     }
 
-    // A state that waits must have armed what ends the wait.
-    if (live.value === 'idle') expect(timersOf(worker, POLL), `${where}: idle without a POLL timer`).toHaveLength(1);
-    if (live.value === 'backingOff') expect(timersOf(worker, FETCH_RETRY), `${where}: no retry timer`).toHaveLength(1);
-    if (live.value === 'fetching') {
-      const call = fetch.last()!;
-      expect(call.answer.settled || call.signal.aborted, `${where}: fetching without a fetch in flight`).toBe(false);
-      expect(call.input.max, `${where}: fetch asks for ${call.input.max}`).toBe(live.context.fetchMax);
-      expect(call.input.max).toBeGreaterThan(0);
-    }
-    // Starting jobs never exceeds capacity (shrinking may leave more running, never more started).
-    if (live.context.running.length > previous.context.running.length) {
-      expect(live.context.running.length, `${where}: started beyond capacity`).toBeLessThanOrEqual(live.context.capacity);
-    }
-    // Every started job is either running (with a live actor) or ended and released.
+    // Every started job is running with a live actor, and every running job was started (once).
     for (const id of POOL) {
-      const started = jobs.log.started.filter((x) => x === id).length;
-      const finished = ended.filter((x) => x === id).length;
-      expect(started - finished, `${where}: ${id} started/ended/running disagree`).toBe(live.context.running.includes(id) ? 1 : 0);
-      if (live.context.running.includes(id)) expect(live.children[id]?.getSnapshot().status).toBe('active');
+      const started = fx.started.filter((s) => s.jobId === id).length;
+      const finished = ends.filter((x) => x === id).length;
+      const isRunning = live.context.running.includes(id);
+      expect(started - finished, `${where}: ${id} started ${started}, ended ${finished}, running ${isRunning}`).toBe(isRunning ? 1 : 0);
+      if (isRunning) expect(fx.job(id).getSnapshot().status, `${where}: ${id} runs without a live actor`).toBe('active');
     }
-    // STOP hands every running job back.
-    if (live.value === 'stopping') for (const id of live.context.running) expect(jobs.log.shutdown).toContain(id);
+    // Job actors are the worker's by parent only, not children it spawned.
+    expect(Object.keys(live.children), `${where}: children`).toEqual([]);
+
+    // STOP hands every running job back; nothing is fetched after DRAIN or STOP.
+    if (live.value === 'stopping') for (const id of live.context.running) expect(fx.stubLog!.shutdown, `${where}: ${id} not told to stop`).toContain(id);
+    if (['draining', 'stopping', 'stopped'].includes(live.value)) fetchesAtStop ??= fx.fetches.length;
+    if (fetchesAtStop !== null) expect(fx.fetches.length, `${where}: fetched after DRAIN/STOP`).toBe(fetchesAtStop);
+    if (i > 0 && fx.effects.length > effectsBefore && event.type === 'JOB_AVAILABLE') {
+      expect(isPolling(live), `${where}: a hint caused effects outside a fetch`).toBe(true);
+    }
     previous = live;
   }
   worker.stop();
 }
 
+const baseInput: WorkerInput = { pollIntervalMs: 1000, fetchRetryInitialMs: 100 };
+
 const shortestConfig: ModelConfig = {
-  name: 'capacity 2; JOB_AVAILABLE, POLL, SLOT_RELEASED, fetch answers 0..max + redelivery + error, retry, CAPACITY_CHANGED 0/1/2, CONNECTION_LOST/RESTORED, RESTORED, DRAIN, STOP',
+  name: 'capacity 2; fetch answers 0..max + redelivery + failure, backoff, job endings (release, done only, crash), JOB_AVAILABLE, CAPACITY_CHANGED 0/1/2, connection, RESTORED, DRAIN, STOP',
   input: { ...baseInput, maxConcurrentJobs: 2, fetchRetryMaxMs: 200 },
   extra: [
     { type: 'CAPACITY_CHANGED', capacity: 0 },
@@ -208,13 +303,15 @@ const shortestConfig: ModelConfig = {
     { type: 'STOP' },
   ],
   redeliveries: true,
+  silentEndings: true,
 };
 
 const simpleConfig: ModelConfig = {
-  name: 'capacity 1; JOB_AVAILABLE, POLL, SLOT_RELEASED, fetch answers + error, retry, CONNECTION_LOST/RESTORED, DRAIN, STOP',
+  name: 'capacity 1; fetch answers + failure, backoff, SLOT_RELEASED, JOB_AVAILABLE, connection, DRAIN, STOP',
   input: { ...baseInput, maxConcurrentJobs: 1, fetchRetryMaxMs: 100 },
   extra: [{ type: 'CONNECTION_LOST' }, { type: 'CONNECTION_RESTORED' }, { type: 'DRAIN' }, { type: 'STOP' }],
   redeliveries: false,
+  silentEndings: false,
 };
 
 describe('worker machine, model-based', () => {
@@ -222,31 +319,38 @@ describe('worker machine, model-based', () => {
     ['shortest', shortestConfig],
     ['simple', simpleConfig],
   ] as const) {
-    it(`${kind} paths: ${config.name}`, async () => {
-      // The invariants hold in every reachable state of the model…
-      const adjacency = getAdjacencyMap(workerMachine.provide({ actors: { job: stubJobLogic().logic } }), {
-        events: environment(config),
-        input: config.input,
-      } as never);
+    it(`${kind} paths: ${config.name}`, () => {
+      const options = { events: environment(config), input: config.input } as never;
+      // The invariants hold in every reachable state and on every edge of the model…
+      const adjacency = getAdjacencyMap(workerMachine, options);
       const states = Object.values(adjacency).map((a) => a.state as WorkerSnapshot);
-      for (const s of states) assertWorkerInvariants(s, `model state ${JSON.stringify(s.value)}`);
+      for (const s of states) assertWorkerInvariants(s, `model state ${JSON.stringify(s.value)} ${JSON.stringify(s.context)}`);
       const edges = edgesOf(adjacency as never as Parameters<typeof edgesOf<WorkerSnapshot, ModelEvent>>[0]);
       for (const { from, event, to } of edges) assertWorkerEdge(from, event, to);
 
       // …and every path behaves the same on the live actor.
-      const generated = paths(kind, config);
-      const all = withoutPrefixPaths(generated);
-      const stats: TimerStats = { byClock: 0, direct: 0 };
+      const generate = kind === 'shortest' ? getShortestPaths : getSimplePaths;
+      const generated = generate(workerMachine, options) as unknown as StatePath<WorkerSnapshot, ModelEvent>[];
+      const paths = withoutPrefixPaths(generated);
+      const stats = { timers: 0 };
       let steps = 0;
-      for (const path of all) {
-        await replay(path, config, stats);
+      for (const path of paths) {
+        replay(path, config, stats);
         steps += path.steps.length - 1;
       }
-      expect(all.length).toBeGreaterThan(10);
+      expect(paths.length).toBeGreaterThan(10);
       walked.push(
-        `${kind} paths: ${generated.length} generated, ${all.length} walked (prefixes dropped), ${steps} steps; model: ${states.length} states, ${edges.length} edges checked; ` +
-          `timers fired by the clock ${stats.byClock}, sent directly ${stats.direct}`,
+        `${kind} paths (${config.name}): model ${states.length} states, ${edges.length} edges checked; ` +
+          `${generated.length} paths generated, ${paths.length} walked (prefixes dropped), ${steps} steps, backoff timers fired by the clock ${stats.timers}`,
       );
     });
   }
+
+  it('edge invariants under a hostile environment (answers nobody asked for, releases of jobs not running, invalid capacities)', () => {
+    const adjacency = getAdjacencyMap(workerMachine, { events: hostileEnvironment(shortestConfig), input: shortestConfig.input } as never);
+    const edges = edgesOf(adjacency as never as Parameters<typeof edgesOf<WorkerSnapshot, ModelEvent>>[0]);
+    for (const { from, event, to } of edges) assertWorkerEdge(from, event, to);
+    expect(edges.length).toBeGreaterThan(500);
+    walked.push(`hostile environment: model ${Object.keys(adjacency).length} states, ${edges.length} edges checked`);
+  });
 });
