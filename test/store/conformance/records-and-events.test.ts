@@ -1,24 +1,25 @@
-/** Store conformance: repositories, results, corrupt records, node registry, events and lifecycle. */
+/** Store conformance: one job per fire time, the schedule repository, corrupt records, node registry, events and lifecycle. */
 import { describe, expect, it } from 'vitest';
-import { CorruptRecordError, StoreConfigError } from '../../../src/store/store-errors.js';
-import { encodeKeyToken, jobIdForFire, jobLeaseKey } from '../../../src/store/store-keys.js';
+import { CorruptRecordError, StoreClosedError, StoreConfigError } from '../../../src/store/store-errors.js';
+import { INTEREST_ANNOUNCE_MS, INTEREST_GRACE_MS } from '../../../src/store/event-bus.js';
+import { encodeKeyToken, jobIdForFire } from '../../../src/store/store-keys.js';
 import type { RuntimeEvent } from '../../../src/store/runtime-event.js';
 import { sleep, until } from '../support/backend-fixtures.js';
-import { bytes, conformance, job, L, opts, result, schedule } from './conformance.js';
+import { bytes, conformance, job, L, opts, result, running, schedule } from './conformance.js';
 
 conformance('records and events', ({ open, openPair, poolFor, fixture }) => {
   describe.concurrent('records', () => {
-    it('a fire time makes one job: the second create of the same fire returns null', async (ctx) => {
+    it('a fire time makes one job: the second add of the same fire is a duplicate', async (ctx) => {
       const [nodeA, nodeB] = await openPair(ctx);
       const fire = new Date('2030-01-01T08:00:00Z');
       const id = jobIdForFire('nightly.report', fire);
       expect(id).toBe(jobIdForFire('nightly.report', new Date(fire.getTime())));
       expect(id).not.toBe(jobIdForFire('nightly.report', new Date(fire.getTime() + 1)));
-      const first = await nodeA.jobs.create(job(id, { scheduleId: 'nightly.report', scheduledFireTime: fire }));
-      const second = await nodeB.jobs.create(job(id, { scheduleId: 'nightly.report', scheduledFireTime: fire, attempt: 9 }));
-      expect(first).not.toBeNull();
-      expect(second).toBeNull();
-      expect((await nodeB.jobs.get(id))?.record).toMatchObject({ id, attempt: 1, scheduledFireTime: fire });
+      const [first] = await nodeA.jobs.add([job(id, { scheduleId: 'nightly.report', scheduledFireTime: fire })]);
+      const [second] = await nodeB.jobs.add([job(id, { scheduleId: 'nightly.report', scheduledFireTime: fire, attempt: 9 })]);
+      expect([first, second]).toEqual(['queued', 'duplicate']);
+      expect((await nodeB.jobs.lookup(id))?.job).toMatchObject({ id, attempt: 1, scheduledFireTime: fire });
+      expect(await nodeB.jobs.queueDepth()).toBe(1);
     });
 
     it('schedules advance only at the revision read', async (ctx) => {
@@ -37,69 +38,24 @@ conformance('records and events', ({ open, openPair, poolFor, fixture }) => {
       expect(await nodeA.schedules.get('s1')).toBeNull();
     });
 
-    it('results are write-once, and completeJob refuses a fenced runner', async (ctx) => {
-      const [nodeA, nodeB] = await openPair(ctx);
-      expect(await nodeA.results.create(result('r1'), { ttlMs: null })).not.toBeNull();
-      expect(await nodeB.results.create(result('r1', { outcome: 'error' }), { ttlMs: null })).toBeNull();
-      expect((await nodeB.results.get('r1'))?.record.outcome).toBe('success');
-
-      // A runner whose lease expired and was taken cannot write its result.
-      const stale = (await nodeA.leases.acquire(jobLeaseKey('r2'), 'node-a'))!;
-      const taker = await until(async () => (await nodeB.leases.acquire(jobLeaseKey('r2'), 'node-b')) ?? undefined, 3 * L);
-      const refused = await nodeA.completeJob(stale, result('r2', { returnValue: 'stale' }), { resultTtlMs: null });
-      expect(refused).toMatchObject({ status: 'lease_lost', lost: { reason: 'expired_and_taken' } });
-      expect(await nodeB.results.get('r2')).toBeNull();
-      const done = await nodeB.completeJob(taker, result('r2', { returnValue: 'fresh' }), { resultTtlMs: 60_000 });
-      expect(done).toMatchObject({ status: 'written', released: true });
-      expect((await nodeA.results.get('r2'))?.record.returnValue).toBe('fresh');
-      expect(await nodeA.leases.acquire(jobLeaseKey('r2'), 'node-a')).not.toBeNull(); // released, no TTL wait
-    });
-
-    it('expired results read as absent and the sweep deletes them', async (ctx) => {
-      const store = await open(ctx);
-      await store.results.create(result('short'), { ttlMs: 200 });
-      await store.results.create(result('kept'), { ttlMs: null });
-      expect((await store.results.get('short'))?.expiresAt).toBeInstanceOf(Date);
-      await sleep(300);
-      expect(await store.results.get('short')).toBeNull();
-      expect((await store.results.list()).items.map((r) => r.record.jobId)).toEqual(['kept']);
-      expect(await store.buckets.results.get(encodeKeyToken('short'))).not.toBeNull(); // still stored
-      expect(await store.results.sweep()).toBe(1);
-      expect(await store.buckets.results.get(encodeKeyToken('short'))).toBeNull();
-      expect(await store.results.sweep()).toBe(0);
-      expect((await store.results.get('kept'))?.expiresAt).toBeNull();
-    });
-
-    it('waitFor resolves when another node writes the result, and times out with null', async (ctx) => {
-      const [nodeA, nodeB] = await openPair(ctx);
-      const waiting = nodeA.results.waitFor('awaited', { timeoutMs: 5000 });
-      await sleep(100);
-      await nodeB.results.create(result('awaited', { returnValue: 'hello' }), { ttlMs: null });
-      expect(await waiting).toMatchObject({ jobId: 'awaited', returnValue: 'hello' });
-      expect(await nodeA.results.waitFor('awaited', { timeoutMs: 3000 })).toMatchObject({ jobId: 'awaited' }); // already there
-      const started = Date.now();
-      expect(await nodeA.results.waitFor('never', { timeoutMs: 300 })).toBeNull();
-      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
-    });
-
     it('a corrupt record is reported as a typed failure while the rest keeps working', async (ctx) => {
       const corrupt: CorruptRecordError[] = [];
       const store = await open(ctx, { ...opts, onCorrupt: (e) => corrupt.push(e) });
-      await store.jobs.create(job('good-1'));
-      await store.buckets.jobs.put(encodeKeyToken('bad job'), bytes('definitely not msgpack of a job'));
-      await store.jobs.create(job('good-2'));
+      const good = await running(store, job('good-1'));
+      await store.buckets.jobs.put(encodeKeyToken('bad job'), bytes('definitely not msgpack of a job state'));
+      await store.jobs.commit(good.lease, result('good-1'), { resultTtlMs: null });
       await store.buckets.schedules.put(encodeKeyToken('bad-schedule'), new Uint8Array([0x81, 0xa1, 0x76, 0x09]));
-      const listing = await store.jobs.list();
-      expect(listing.items.map((s) => s.record.id)).toEqual(['good-1', 'good-2']);
-      expect(listing.failures).toHaveLength(1);
-      expect(listing.failures[0]).toBeInstanceOf(CorruptRecordError);
-      expect(listing.failures[0]).toMatchObject({ bucket: 'jobs', id: 'bad job' });
+      expect((await store.jobs.states()).map((s) => [s.jobId, s.state.phase])).toEqual([['good-1', 'done']]);
       await expect(store.jobs.get('bad job')).rejects.toBeInstanceOf(CorruptRecordError);
+      await expect(store.jobs.get('bad job')).rejects.toMatchObject({ bucket: 'jobs', id: 'bad job' });
+      expect(await store.jobs.result('good-1')).toMatchObject({ jobId: 'good-1' });
       const schedules = await store.schedules.list();
       expect(schedules.failures.map((f) => [f.bucket, f.id])).toEqual([['schedules', 'bad-schedule']]);
-      expect(corrupt.map((e) => e.id)).toEqual(['bad job', 'bad job', 'bad-schedule']);
-      expect((await store.jobs.get('good-2'))?.record.id).toBe('good-2');
-      expect(await store.jobs.create(job('good-3'))).not.toBeNull();
+      expect(corrupt.map((e) => e.id)).toEqual(['bad job', 'bad job', 'bad job', 'bad-schedule']);
+      expect(corrupt.every((e) => e instanceof CorruptRecordError)).toBe(true);
+      // The sweep passes over it; new jobs still run.
+      expect(await store.jobs.sweep()).toBe(0);
+      await running(store, job('good-2'));
     });
 
     it('nodes heartbeat into the registry and leave it', async (ctx) => {
@@ -119,7 +75,7 @@ conformance('records and events', ({ open, openPair, poolFor, fixture }) => {
   });
 
   describe('events and lifecycle', () => {
-    it('delivers every event type cluster-wide with its shape', async (ctx) => {
+    it('delivers every event type cluster-wide with its shape, while the receiver listens', async (ctx) => {
       const [nodeA, nodeB] = await openPair(ctx);
       const t = new Date('2030-01-01T00:00:00.123Z');
       const base = { timestamp: t, nodeId: 'node-a' };
@@ -136,26 +92,53 @@ conformance('records and events', ({ open, openPair, poolFor, fixture }) => {
         { ...base, type: 'NodeStopped' },
         { ...base, type: 'ScheduleDeserializationFailed', scheduleId: 's', error: 'bad' },
         { ...base, type: 'JobDeserializationFailed', jobId: 'j', error: 'bad' },
+        { ...base, type: 'JobCancelRequested', jobId: 'j' },
       ];
       const atB: RuntimeEvent[] = [];
       const atA: RuntimeEvent[] = [];
       const released: string[] = [];
       const unsubscribe = nodeB.events.subscribe((e) => atB.push(e));
+      const stopReleased = nodeB.events.on('JobReleased', (e) => released.push(e.outcome));
       nodeA.events.subscribe((e) => atA.push(e));
-      nodeB.events.on('JobReleased', (e) => released.push(e.outcome));
-      await sleep(50); // subscriptions reach the server
-      for (const event of sent) await nodeA.events.publish(event);
+      await nodeB.jobs.get('probe'); // B's subscription is in place once a later request is answered
+      // Publishing is synchronous and batched: all of these leave in one message.
+      for (const event of sent) expect(nodeA.events.publish(event)).toBeUndefined();
       await until(async () => (atB.length >= sent.length && atA.length >= sent.length ? true : undefined), 3000);
       expect(atB).toEqual(sent);
       expect(atA).toEqual(sent);
       expect(atB[0]!.timestamp).toBeInstanceOf(Date);
-      expect(atB[0]).not.toBe(sent[0]);
+      expect(atB[0]).not.toBe(sent[0]); // bytes on the wire, on both backends
       expect(released).toEqual(['success']);
       unsubscribe();
-      await nodeA.events.publish({ ...base, type: 'TaskAdded', task: 'after' });
+      stopReleased();
+      await nodeB.jobs.get('probe');
+      nodeA.events.publish({ ...base, type: 'JobReleased', jobId: 'k', task: 'mail', outcome: 'error', attempt: 1 });
       await until(async () => (atA.length > sent.length ? true : undefined), 3000);
-      await sleep(50);
+      await sleep(100);
       expect(atB).toHaveLength(sent.length);
+      expect(released).toEqual(['success']);
+      expect(() => nodeA.events.publish({ ...base, type: 'NoSuchEvent' } as unknown as RuntimeEvent)).toThrow(TypeError);
+    });
+
+    it('publishes only while someone in the cluster listens; a node that opens learns of listeners at once', async (ctx) => {
+      const factory = fixture.factory();
+      const pool = poolFor(ctx);
+      const nodeA = await pool.open(factory, opts);
+      const nodeB = await pool.open(factory, opts);
+      // Past the grace period of a fresh node, with nobody listening: nothing is wanted.
+      await sleep(INTEREST_GRACE_MS + 100);
+      expect(nodeA.events.wanted()).toBe(false);
+      expect(nodeB.events.wanted()).toBe(false);
+      const stop = nodeB.events.subscribe(() => undefined);
+      expect(nodeB.events.wanted()).toBe(true); // its own listener
+      await until(async () => (nodeA.events.wanted() ? true : undefined), 3000); // B's word reached A
+      // A node opened now asks who listens and hears B's answer, long before B's next announcement.
+      const nodeC = await pool.open(factory, opts);
+      expect(nodeC.events.wanted()).toBe(true); // grace period
+      await sleep(INTEREST_GRACE_MS + 100);
+      expect(nodeC.events.wanted()).toBe(true); // B answered the query
+      stop();
+      expect(INTEREST_ANNOUNCE_MS).toBeGreaterThan(2 * INTEREST_GRACE_MS);
     });
 
     it('refuses a node whose lease duration disagrees with the buckets, and reports close', async (ctx) => {
@@ -169,7 +152,9 @@ conformance('records and events', ({ open, openPair, poolFor, fixture }) => {
       await store.close();
       expect(store.connectionState).toBe('closed');
       expect(states).toEqual(['closed']);
-      await expect(store.jobs.get('x')).rejects.toThrow();
+      await expect(store.jobs.get('x')).rejects.toBeInstanceOf(StoreClosedError);
+      await expect(store.schedules.get('x')).rejects.toBeInstanceOf(StoreClosedError);
+      await expect(store.nodes.listNodes()).rejects.toBeInstanceOf(StoreClosedError);
     });
   });
 });
