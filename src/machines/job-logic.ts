@@ -102,12 +102,18 @@ export const jobSetup = setup({
   },
   guards: {
     hasAttemptsLeft: ({ context }) => hasAttemptsLeft(context.retry, context.job.attempt),
+    /** The common case, tested first: nothing stands between acquisition and running the task. */
+    readyToRun: ({ context, event }) =>
+      event.type === 'LEASE_ACQUIRED' &&
+      !event.previousAttemptAbandoned &&
+      !context.cancelRequested &&
+      !context.shutdownRequested &&
+      !missedStartDeadline(context.job, event.now, event.attempt),
     // Read on LEASE_ACQUIRED, before the acquisition is recorded: they look at the event.
     abandonedWithAttemptsLeft: ({ context, event }) =>
       event.type === 'LEASE_ACQUIRED' && event.previousAttemptAbandoned && hasAttemptsLeft(context.retry, event.attempt),
     previousAttemptAbandoned: ({ event }) => event.type === 'LEASE_ACQUIRED' && event.previousAttemptAbandoned,
-    startDeadlineMissed: ({ context, event }) =>
-      event.type === 'LEASE_ACQUIRED' && missedStartDeadline({ ...context.job, attempt: event.attempt }, event.now),
+    startDeadlineMissed: ({ context, event }) => event.type === 'LEASE_ACQUIRED' && missedStartDeadline(context.job, event.now, event.attempt),
     cancelRequested: ({ context }) => context.cancelRequested,
     shutdownRequested: ({ context }) => context.shutdownRequested,
   },

@@ -37,8 +37,10 @@ export const jobMachine = jobSetup.createMachine({
     acquiring: {
       entry: { type: 'acquireLease', params: ({ context }) => ({ jobId: context.job.id }) },
       on: {
-        // Decisions that need the lease (a result or a requeue is fenced by it), in this order.
+        // Decisions that need the lease (a result or a requeue is fenced by it), in this order;
+        // `readyToRun` is the negation of all of them, tested first because it is the common case.
         LEASE_ACQUIRED: [
+          { guard: 'readyToRun', target: 'running', actions: 'recordAcquisition' },
           { guard: 'abandonedWithAttemptsLeft', target: 'requeueing', actions: ['recordAcquisition', { type: 'planRequeue', params: { reason: 'retry' } }] },
           { guard: 'previousAttemptAbandoned', target: 'committing', actions: ['recordAcquisition', { type: 'draftResult', params: { outcome: Outcome.abandoned } }] },
           { guard: 'cancelRequested', target: 'committing', actions: ['recordAcquisition', { type: 'draftResult', params: { outcome: Outcome.cancelled } }] },

@@ -19,8 +19,8 @@ export function hasAttemptsLeft(policy: RetryPolicy | null, attempt: number): bo
  * Whether a job acquired at `now` missed its start deadline. Only the first attempt is held to it:
  * a retry continues a job that did start in time, and its backoff would otherwise eat the window.
  */
-export function missedStartDeadline(job: JobRecord, now: number): boolean {
-  return job.attempt === 1 && job.startDeadline !== undefined && now > job.startDeadline.getTime();
+export function missedStartDeadline(job: JobRecord, now: number, attempt = job.attempt): boolean {
+  return attempt === 1 && job.startDeadline !== undefined && now > job.startDeadline.getTime();
 }
 
 /** Turns whatever a task threw into the serialisable error a JobResult carries. */

@@ -135,6 +135,8 @@ export class JetStreamRequests {
   readonly #subscription: Subscription;
   readonly #tokenStart: number;
   #nextToken = 0;
+  /** Publishes waiting for the end of this turn of the event loop (see `#cork`). */
+  #corked: (() => void)[] = [];
   #sweepTimer: NodeJS.Timeout | null = null;
   #sweepArmed = false;
   #closed = false;
@@ -197,6 +199,37 @@ export class JetStreamRequests {
     return this.#request('msgGet', `${this.apiPrefix}.STREAM.MSG.GET.${stream}`, payload, undefined, undefined, undefined);
   }
 
+  /**
+   * A one-way publish on the same corked path as the requests (acks, signals): everything sent in
+   * one turn of the event loop leaves in one socket write. Never throws; a closed connection drops it.
+   */
+  send(subject: string, data: Uint8Array, reply?: string): void {
+    if (this.#closed || this.#nc.isClosed()) return;
+    this.#cork(() => {
+      try {
+        this.#nc.publish(subject, data, reply === undefined ? undefined : { reply });
+      } catch {
+        // closed meanwhile: one-way messages are best effort
+      }
+    });
+  }
+
+  /**
+   * Defers a publish to the end of this turn of the event loop, with every other publish of the
+   * turn: the client flushes its buffer once per microtask checkpoint, so publishes spread over many
+   * microtasks (each job's promise chain) would otherwise cost a socket write each.
+   */
+  #cork(publish: () => void): void {
+    this.#corked.push(publish);
+    if (this.#corked.length === 1) setImmediate(this.#uncork);
+  }
+
+  readonly #uncork = (): void => {
+    const batch = this.#corked;
+    this.#corked = [];
+    for (const publish of batch) publish();
+  };
+
   /** Fails pending requests with `StoreClosedError` and ends the reply subscription. Idempotent. */
   close(): void {
     if (this.#closed) return;
@@ -216,16 +249,19 @@ export class JetStreamRequests {
     if (this.#broken) return Promise.reject(this.#broken);
     const token = (++this.#nextToken).toString(36);
     return new Promise<T>((resolve, reject) => {
-      try {
-        this.#nc.publish(subject, data, headers ? { reply: `${this.inbox}.${token}`, headers } : { reply: `${this.inbox}.${token}` });
-      } catch (err) {
-        reject(
-          err instanceof ClosedConnectionError || err instanceof DrainingConnectionError
-            ? new StoreClosedError(`request on "${subject}"`)
-            : err,
-        );
-        return;
-      }
+      this.#cork(() => {
+        if (!this.#pending.has(token)) return; // failed meanwhile (closed)
+        try {
+          this.#nc.publish(subject, data, headers ? { reply: `${this.inbox}.${token}`, headers } : { reply: `${this.inbox}.${token}` });
+        } catch (err) {
+          this.#pending.delete(token);
+          reject(
+            err instanceof ClosedConnectionError || err instanceof DrainingConnectionError
+              ? new StoreClosedError(`request on "${subject}"`)
+              : err,
+          );
+        }
+      });
       this.#pending.set(token, {
         kind,
         subject,

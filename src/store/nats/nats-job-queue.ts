@@ -36,6 +36,12 @@ export interface QueueConfig {
   requestTimeoutMs: number;
 }
 
+const utf8 = new TextEncoder();
+const ACK = utf8.encode('+ACK');
+const NAK = utf8.encode('-NAK');
+const WORKING = utf8.encode('+WPI');
+const TERM = utf8.encode('+TERM');
+
 /** The one priority level of this version (levels are a subject token, so more can be added). */
 const DEFAULT_LEVEL = 'n';
 
@@ -219,15 +225,16 @@ export class NatsJobQueue implements JobQueue {
     const v1 = tokens.length === 9;
     const deliveryCount = Number(v1 ? tokens[4] : tokens[6]) || 1;
     const seq = Number(v1 ? tokens[5] : tokens[7]) || 0;
+    const respond = (body: Uint8Array): void => this.requests.send(reply, body);
     return {
       jobId,
       data: msg.data,
       seq,
       deliveryCount,
-      ack: () => respondQuietly(msg, '+ACK'),
-      nak: (delayMs = 0) => respondQuietly(msg, delayMs > 0 ? `-NAK ${JSON.stringify({ delay: nanos(delayMs) })}` : '-NAK'),
-      working: () => respondQuietly(msg, '+WPI'),
-      term: () => respondQuietly(msg, '+TERM'),
+      ack: () => respond(ACK),
+      nak: (delayMs = 0) => respond(delayMs > 0 ? utf8.encode(`-NAK ${JSON.stringify({ delay: nanos(delayMs) })}`) : NAK),
+      working: () => respond(WORKING),
+      term: () => respond(TERM),
     };
   }
 }

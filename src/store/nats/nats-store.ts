@@ -74,6 +74,7 @@ class NatsDriver implements StoreDriver {
     private readonly nc: NatsConnection,
     readonly buckets: Record<BucketName, KvBucket>,
     readonly queue: NatsJobQueue,
+    private readonly requests: JetStreamRequests,
     private readonly prefix: string,
     private readonly reportError: (error: unknown, where: string) => void,
   ) {
@@ -86,14 +87,7 @@ class NatsDriver implements StoreDriver {
 
   /** Core subjects `<prefix>.<channel>.<key>`; the server forwards only to subscribers. */
   readonly signals: SignalTransport = {
-    send: (channel, key, data) => {
-      if (this.nc.isClosed()) return;
-      try {
-        this.nc.publish(`${this.prefix}.${channel}.${key}`, data);
-      } catch (error) {
-        this.reportError(error, `sending a ${channel} signal`);
-      }
-    },
+    send: (channel, key, data) => this.requests.send(`${this.prefix}.${channel}.${key}`, data),
     listen: (channel: SignalChannel, listener) => {
       const head = `${this.prefix}.${channel}.`.length;
       const sub = this.nc.subscribe(`${this.prefix}.${channel}.>`, {
@@ -117,6 +111,8 @@ class NatsDriver implements StoreDriver {
   /** Sends what is buffered (the last events, acks) before the connection closes. */
   async close(): Promise<void> {
     if (!this.nc.isClosed()) {
+      // Let the corked publishes of this turn (the last acks, events) go out first.
+      await new Promise((resolve) => setImmediate(resolve));
       await this.nc.flush().catch(() => undefined);
       await this.nc.close();
     }
@@ -199,7 +195,7 @@ async function openDriver(
       duplicateWindowMs: resolved.duplicateWindowMs,
       requestTimeoutMs,
     });
-    return new NatsDriver(nc, buckets, queue, prefix, reportError);
+    return new NatsDriver(nc, buckets, queue, requests, prefix, reportError);
   } catch (err) {
     await nc.close().catch(() => undefined);
     throw err;
