@@ -290,11 +290,19 @@ export class JobStore {
     try {
       revision = await this.#writeBytes(key, bytes, lease.revision);
     } catch (error) {
-      if (await this.#isOwnWrite(key, lease.state.leaseId, 'done')) revision = -1;
-      else throw error;
+      // The write may have landed with its answer lost.
+      const own = await this.#ownDone(key, lease.state.leaseId);
+      if (!own) throw error;
+      this.signals.send(SignalChannel.done, key, encodeRecord('jobState', own));
+      return { status: 'committed', state: own };
     }
     if (revision === null) {
-      if (!(await this.#isOwnWrite(key, lease.state.leaseId, 'done'))) return this.#lost(lease, key);
+      // Refused: either someone else moved the key, or an earlier commit of this very lease landed
+      // (its answer lost, so the caller tried again): then that result is the one that stands.
+      const own = await this.#ownDone(key, lease.state.leaseId);
+      if (!own) return this.#lost(lease, key);
+      this.signals.send(SignalChannel.done, key, encodeRecord('jobState', own));
+      return { status: 'committed', state: own };
     }
     this.signals.send(SignalChannel.done, key, bytes);
     return { status: 'committed', state };
@@ -540,6 +548,12 @@ export class JobStore {
     return state.expiresAt !== null && state.expiresAt.getTime() <= this.clock.now();
   }
 
+  /** The done state on `key`, if the lease `leaseId` committed it. */
+  async #ownDone(key: string, leaseId: string): Promise<DoneJobState | null> {
+    const current = await this.#read(key).catch(() => null);
+    return current !== null && current.state.phase === 'done' && current.state.leaseId === leaseId ? current.state : null;
+  }
+
   async #isOwnWrite(key: string, leaseId: string, phase: 'done' | 'queued'): Promise<boolean> {
     const current = await this.#read(key).catch(() => null);
     return current !== null && current.state.phase === phase && current.state.leaseId === leaseId;
@@ -590,7 +604,10 @@ export class JobStore {
     const base = { lost: true as const, key: `job.${key}`, owner: lease.state.nodeId, revision: lease.revision };
     const current = await this.#read(key).catch(() => null);
     if (!current) return { ...base, reason: LeaseLostReason.keyGone };
-    if (current.state.phase === 'running') return { ...base, reason: LeaseLostReason.expiredAndTaken, holder: current.state.nodeId };
+    if (current.state.phase === 'running' && current.state.leaseId !== lease.state.leaseId) {
+      return { ...base, reason: LeaseLostReason.expiredAndTaken, holder: current.state.nodeId };
+    }
+    // Our own lease at another revision (a second handle wrote it), or the job went on without us.
     return { ...base, reason: LeaseLostReason.revisionMoved };
   }
 
