@@ -25,20 +25,26 @@ export function countingBucket(inner: KvBucket): KvBucket & { calls: BucketCall[
   };
 }
 
-/**
- * `down`: get/create/update/delete reject like a timeout without reaching `inner`.
- * `loseReplies`: create/update/delete reach `inner` (the write lands) and then reject like a timeout,
- * as when the server's answer is lost on the way back.
- */
-export function flakyBucket(inner: KvBucket): KvBucket & { down: boolean; loseReplies: boolean } {
+/** The modes of a flaky bucket; set them on the returned object at any time. */
+export interface FlakyModes {
+  /** get/create/update/delete reject like a timeout without reaching the bucket. */
+  down: boolean;
+  /** create/update/delete reject like a timeout without reaching the bucket; reads still answer. */
+  dropWrites: boolean;
+  /** create/update/delete reach the bucket (the write lands), then reject like a timeout: the answer was lost. */
+  loseReplies: boolean;
+}
+
+export function flakyBucket(inner: KvBucket): KvBucket & FlakyModes {
   const timeout = (): Promise<never> => Promise.reject(new Error('TIMEOUT'));
   const write = <T>(run: () => Promise<T>): Promise<T> => {
-    if (flaky.down) return timeout();
+    if (flaky.down || flaky.dropWrites) return timeout();
     if (!flaky.loseReplies) return run();
     return run().then(timeout);
   };
-  const flaky: KvBucket & { down: boolean; loseReplies: boolean } = {
+  const flaky: KvBucket & FlakyModes = {
     down: false,
+    dropWrites: false,
     loseReplies: false,
     name: inner.name,
     ttlMs: inner.ttlMs,
