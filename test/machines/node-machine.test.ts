@@ -7,40 +7,38 @@ import { workerMachine } from '../../src/machines/worker-machine.js';
 import type { FetchedJob } from '../../src/machines/worker-types.js';
 import { testJob } from '../support/fakes/job-fakes.js';
 import { fakeScheduleMachine, intervalTrigger, testSchedule } from '../support/fakes/schedule-fakes.js';
-import { muteLateChildDoneWarnings } from '../support/fakes/model-replay.js';
+import { muteKnownXStateDevWarnings } from '../support/fakes/model-replay.js';
 import { advanceTo, createSimClock, settle } from '../support/fakes/sim-time.js';
-import { controlledFetch, stubJobLogic } from '../support/fakes/worker-fakes.js';
+import { workerFakes } from '../support/fakes/worker-fakes.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 const LEASE_MS = 3000;
 
 function node(input: NodeInput) {
   const clock = createSimClock(T0);
-  const fetch = controlledFetch();
-  const jobs = stubJobLogic();
+  const fx = workerFakes();
   const schedule = testSchedule({ id: 's1', trigger: intervalTrigger(T0 + 1000, 1000), nextFireTime: new Date(T0 + 1000) });
   const schedules = fakeScheduleMachine({ clock, leaseDurationMs: LEASE_MS, record: schedule });
   const machine = nodeMachine.provide({
     actors: {
-      worker: workerMachine.provide({ actors: { fetchJobs: fetch.logic, job: jobs.logic } }),
+      worker: workerMachine.provide({ actions: fx.actions }),
       scheduler: schedulerMachine.provide({ actors: { schedule: schedules.machine } }),
     },
   });
   const actor = createActor(machine, {
     clock,
-    input: { ...input, worker: { leaseDurationMs: LEASE_MS, maxConcurrentJobs: 2 }, scheduler: { leaseDurationMs: LEASE_MS } },
+    input: { ...input, worker: { maxConcurrentJobs: 2 }, scheduler: { leaseDurationMs: LEASE_MS } },
   });
   actor.start();
   const worker = () => actor.getSnapshot().children.worker;
-  return { clock, fetch, jobs, schedule, schedules, actor, worker };
+  return { clock, fx, schedule, schedules, actor, worker };
 }
 const fetched = (id: string): FetchedJob => ({ job: testJob({ id }) });
 
-// The worker stops on its last job's SLOT_RELEASED; that job's own done event then reaches a
-// stopped worker, which XState's development build reports. Harmless; muted here.
+// Known, harmless warnings of XState's development build (see muteKnownXStateDevWarnings).
 let unmute: () => void = () => {};
 beforeEach(() => {
-  unmute = muteLateChildDoneWarnings();
+  unmute = muteKnownXStateDevWarnings();
 });
 afterEach(() => unmute());
 
@@ -58,58 +56,81 @@ describe('node machine', () => {
     }
   });
 
-  it('a worker stops fetching while the connection is down and looks again when it is back', async () => {
-    const { actor, fetch, worker } = node({ role: 'worker' });
+  it('a worker stops fetching while the connection is down and looks again when it is back', () => {
+    const { actor, fx, worker } = node({ role: 'worker' });
     actor.send({ type: 'START' });
-    fetch.last()!.answer.resolve([]);
-    await settle();
+    fx.answerFetch({ type: 'JOBS_FETCHED', jobs: [] });
+    const poll = fx.pendingFetches()[0]!;
     actor.send({ type: 'CONNECTION_LOST' });
     expect(actor.getSnapshot().matches({ running: { connection: 'down' } })).toBe(true);
     expect(worker()!.getSnapshot().value).toBe('offline');
+    expect(poll.status).toBe('cancelled');
     actor.send({ type: 'JOB_AVAILABLE' });
-    expect(fetch.calls).toHaveLength(1);
+    expect(fx.fetches).toHaveLength(2);
     actor.send({ type: 'CONNECTION_RESTORED' });
-    expect(fetch.calls).toHaveLength(2);
+    expect(fx.pendingFetches().map((c) => c.params)).toEqual([{ max: 2, waitMs: 0 }]);
   });
 
-  it('forwards capacity changes to the worker and schedule records to the scheduler', async () => {
-    const { actor, worker, schedule, schedules, clock } = node({ role: 'both' });
+  it('forwards capacity changes and hints to the worker and schedule records to the scheduler', async () => {
+    const { actor, fx, worker, schedule, schedules, clock } = node({ role: 'both' });
     actor.send({ type: 'START' });
     actor.send({ type: 'CAPACITY_CHANGED', capacity: 7 });
     expect((worker()!.getSnapshot().context as { capacity: number }).capacity).toBe(7);
+    fx.answerFetch({ type: 'JOBS_FETCHED', jobs: [] });
+    actor.send({ type: 'JOB_AVAILABLE' });
+    expect(fx.pendingFetches().map((c) => c.params)).toEqual([{ max: 7, waitMs: 0 }]);
     actor.send({ type: 'SCHEDULE_UPDATED', schedule, recordRevision: 1, now: T0 });
     await advanceTo(clock, T0 + 2500);
     expect(schedules.jobs.size).toBe(2);
   });
 
+  it("the worker's job actors join the node's actor system, with the worker as parent", () => {
+    const { actor, fx, worker } = node({ role: 'worker' });
+    actor.send({ type: 'START' });
+    fx.answerFetch({ type: 'JOBS_FETCHED', jobs: [fetched('j1')] });
+    expect(fx.job('j1').system).toBe(actor.system);
+    expect(Object.keys(worker()!.getSnapshot().children)).toEqual([]);
+  });
+
   it('DRAIN lets running jobs finish, stops schedules (lease released), then stops', async () => {
-    const { actor, fetch, jobs, worker, schedule, schedules } = node({ role: 'both' });
+    const { actor, fx, schedule, schedules } = node({ role: 'both' });
     actor.send({ type: 'START' });
     actor.send({ type: 'SCHEDULE_UPDATED', schedule, recordRevision: 1, now: T0 });
-    fetch.last()!.answer.resolve([fetched('j1')]);
-    await settle();
+    fx.answerFetch({ type: 'JOBS_FETCHED', jobs: [fetched('j1')] });
+    await settle(); // the schedule takes its lease
     actor.send({ type: 'DRAIN' });
     await settle();
     expect(schedules.log.release).toBe(1);
     expect(actor.getSnapshot().matches({ running: { scheduler: 'ended', lifecycle: 'draining' } })).toBe(true);
-    expect(jobs.log.shutdown).toEqual([]);
+    expect(fx.stubLog!.shutdown).toEqual([]);
+    expect(fx.pendingFetches()).toEqual([]);
     expect(actor.getSnapshot().status).toBe('active');
-    worker()!.getSnapshot().children.j1!.send({ type: 'FINISH' } as never);
-    await settle();
+    fx.finish('j1');
     expect(actor.getSnapshot().status).toBe('done');
   });
 
-  it('STOP hands running jobs back and stops once they have ended', async () => {
-    const { actor, fetch, jobs, worker } = node({ role: 'worker' });
+  it('STOP hands running jobs back and stops once they have ended', () => {
+    const { actor, fx } = node({ role: 'worker' });
     actor.send({ type: 'START' });
-    fetch.last()!.answer.resolve([fetched('j1'), fetched('j2')]);
-    await settle();
-    const running = worker()!;
+    fx.answerFetch({ type: 'JOBS_FETCHED', jobs: [fetched('j1'), fetched('j2')] });
     actor.send({ type: 'STOP' });
-    expect(jobs.log.shutdown).toEqual(['j1', 'j2']);
-    running.getSnapshot().children.j1!.send({ type: 'FINISH' } as never);
-    running.getSnapshot().children.j2!.send({ type: 'FINISH' } as never);
-    await settle();
+    expect(fx.stubLog!.shutdown).toEqual(['j1', 'j2']);
+    fx.finish('j1');
+    expect(actor.getSnapshot().status).toBe('active');
+    fx.finish('j2');
+    expect(actor.getSnapshot().status).toBe('done');
+  });
+
+  it('DRAIN then STOP: running jobs are handed back after all', () => {
+    const { actor, fx } = node({ role: 'worker' });
+    actor.send({ type: 'START' });
+    fx.answerFetch({ type: 'JOBS_FETCHED', jobs: [fetched('j1')] });
+    actor.send({ type: 'DRAIN' });
+    expect(fx.stubLog!.shutdown).toEqual([]);
+    actor.send({ type: 'STOP' });
+    expect(actor.getSnapshot().matches({ running: { lifecycle: 'stopping' } })).toBe(true);
+    expect(fx.stubLog!.shutdown).toEqual(['j1']);
+    fx.finish('j1');
     expect(actor.getSnapshot().status).toBe('done');
   });
 

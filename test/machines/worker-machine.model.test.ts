@@ -2,7 +2,7 @@
  * Model-based tests of the worker machine. The model is the machine's pure transition function
  * explored by @xstate/graph over an environment of fetch answers (JOBS_FETCHED with 0..max jobs, a
  * redelivery of a running job, FETCH_FAILED), the backoff timer, job actors ending (SLOT_RELEASED
- * from their final state, a done event without it, a crash) and outside events (JOB_AVAILABLE,
+ * from their final state, a crash) and outside events (JOB_AVAILABLE,
  * CAPACITY_CHANGED, connection, RESTORED, DRAIN, STOP). Each path is replayed on a live worker
  * (SimulatedClock) whose effects are recording fakes and whose jobs are stub actors created with
  * `createActor(stub, { parent: worker })`, as production's startJobs creates them. At every step
@@ -29,7 +29,7 @@ import type { EventObject, SnapshotFrom } from 'xstate';
 import { workerMachine } from '../../src/machines/worker-machine.js';
 import type { FetchedJob, ReturnUnstartedJobsParams, WorkerInput } from '../../src/machines/worker-types.js';
 import { testJob } from '../support/fakes/job-fakes.js';
-import { edgesOf, muteLateChildDoneWarnings, withoutPrefixPaths } from '../support/fakes/model-replay.js';
+import { edgesOf, muteKnownXStateDevWarnings, withoutPrefixPaths } from '../support/fakes/model-replay.js';
 import { createSimClock } from '../support/fakes/sim-time.js';
 import { workerFakes } from '../support/fakes/worker-fakes.js';
 
@@ -52,8 +52,8 @@ interface ModelConfig {
   extra: ModelEvent[];
   /** Offer an answer that repeats a running job (a redelivery). */
   redeliveries: boolean;
-  /** Offer job endings without SLOT_RELEASED: a done event alone, a crash. */
-  silentEndings: boolean;
+  /** Offer crashing job actors (an error event, no SLOT_RELEASED). */
+  crashes: boolean;
 }
 
 /** The environment: what can happen to a worker in `s`. */
@@ -67,7 +67,7 @@ function environment(config: ModelConfig) {
     events.push({ type: 'JOB_AVAILABLE' }, ...config.extra);
     for (const jobId of running) {
       events.push({ type: 'SLOT_RELEASED', jobId });
-      if (config.silentEndings) events.push({ type: doneOf(jobId) }, { type: errorOf(jobId), error: 'job actor crashed' });
+      if (config.crashes) events.push({ type: errorOf(jobId), error: 'job actor crashed' });
     }
     if (isPolling(s)) {
       const idle = POOL.filter((id) => !running.includes(id));
@@ -87,7 +87,8 @@ function hostileEnvironment(config: ModelConfig) {
     const events = base(s);
     if (!isPolling(s)) events.push({ type: 'JOBS_FETCHED', jobs: [FETCHED.j1!] }, { type: 'FETCH_FAILED', error: 'late' });
     for (const jobId of POOL) {
-      if (!s.context.running.includes(jobId)) events.push({ type: 'SLOT_RELEASED', jobId }, { type: doneOf(jobId) });
+      if (!s.context.running.includes(jobId)) events.push({ type: 'SLOT_RELEASED', jobId }, { type: errorOf(jobId), error: 'stray' });
+      events.push({ type: doneOf(jobId), output: null });
     }
     events.push({ type: 'CAPACITY_CHANGED', capacity: -1 }, { type: 'CAPACITY_CHANGED', capacity: 1.5 });
     return events;
@@ -177,11 +178,13 @@ function assertWorkerEdge(from: WorkerSnapshot, event: ModelEvent, to: WorkerSna
   if (from.value === 'full' && to.context.running.length < from.context.running.length && hasFreeAfter) {
     expect(to.value, `${where}: a released slot was not used`).toBe(from.context.jobAvailable ? 'fetching' : 'waiting');
   }
-  // A job's end frees its slot, whether it said SLOT_RELEASED or only ended (done / error event).
-  const ended = event.type === 'SLOT_RELEASED' ? (event.jobId as string) : /^xstate\.(done|error)\.actor\.(.+)$/.exec(event.type)?.[2];
+  // A job's end frees its slot: its SLOT_RELEASED, or its error event when it crashed. Its done
+  // event counts for nothing (the job machine's final state sent SLOT_RELEASED before it).
+  const ended = event.type === 'SLOT_RELEASED' ? (event.jobId as string) : /^xstate\.error\.actor\.(.+)$/.exec(event.type)?.[1];
   if (ended !== undefined && from.context.running.includes(ended)) {
     expect(to.context.running, `${where}: ${ended} still running after it ended`).toEqual(from.context.running.filter((id) => id !== ended));
   }
+  if (event.type.startsWith('xstate.done.actor.')) expect(to.context, `${where}: a job's done event changed the worker`).toEqual(from.context);
   if (event.type === 'FETCH_FAILED' && isPolling(from)) {
     const { fetchRetryDelayMs: before, fetchRetryInitialMs: initial, fetchRetryMaxMs: max } = from.context;
     expect(to.context.fetchRetryDelayMs, `${where}: backoff`).toBe(before === 0 ? initial : Math.min(2 * before, max));
@@ -208,7 +211,7 @@ let undo: (() => void)[] = [];
 let clock = createSimClock();
 beforeEach(() => {
   clock = createSimClock();
-  undo = [muteLateChildDoneWarnings()];
+  undo = [muteKnownXStateDevWarnings()];
 });
 afterEach(() => undo.forEach((fn) => fn()));
 afterAll(() => console.log(`[model-based] worker:\n  ${walked.join('\n  ')}`));
@@ -229,7 +232,7 @@ function replay(path: StatePath<WorkerSnapshot, ModelEvent>, config: ModelConfig
     const fetchesBefore = fx.fetches.length;
     const effectsBefore = fx.effects.length;
     if (i > 0) {
-      const done = /^xstate\.(done|error)\.actor\.(.+)$/.exec(event.type);
+      const crashed = /^xstate\.error\.actor\.(.+)$/.exec(event.type);
       if (event.type === 'JOBS_FETCHED' || event.type === 'FETCH_FAILED') fx.answerFetch(event as never);
       else if (event.type === FETCH_RETRY) {
         // The timer fires after exactly the delay the machine chose, not a millisecond before.
@@ -242,9 +245,9 @@ function replay(path: StatePath<WorkerSnapshot, ModelEvent>, config: ModelConfig
         // Production's way: the job actor ends, and its final state releases the slot.
         fx.finish(event.jobId as string);
         ends.push(event.jobId as string);
-      } else if (done) {
-        fx.job(done[2]!).send({ type: done[1] === 'done' ? 'FINISH_SILENTLY' : 'CRASH' });
-        ends.push(done[2]!);
+      } else if (crashed) {
+        fx.job(crashed[1]!).send({ type: 'CRASH' });
+        ends.push(crashed[1]!);
       } else worker.send(event as never);
     }
     const live = worker.getSnapshot();
@@ -290,7 +293,7 @@ function replay(path: StatePath<WorkerSnapshot, ModelEvent>, config: ModelConfig
 const baseInput: WorkerInput = { pollIntervalMs: 1000, fetchRetryInitialMs: 100 };
 
 const shortestConfig: ModelConfig = {
-  name: 'capacity 2; fetch answers 0..max + redelivery + failure, backoff, job endings (release, done only, crash), JOB_AVAILABLE, CAPACITY_CHANGED 0/1/2, connection, RESTORED, DRAIN, STOP',
+  name: 'capacity 2; fetch answers 0..max + redelivery + failure, backoff, job endings (release, crash), JOB_AVAILABLE, CAPACITY_CHANGED 0/1/2, connection, RESTORED, DRAIN, STOP',
   input: { ...baseInput, maxConcurrentJobs: 2, fetchRetryMaxMs: 200 },
   extra: [
     { type: 'CAPACITY_CHANGED', capacity: 0 },
@@ -303,7 +306,7 @@ const shortestConfig: ModelConfig = {
     { type: 'STOP' },
   ],
   redeliveries: true,
-  silentEndings: true,
+  crashes: true,
 };
 
 const simpleConfig: ModelConfig = {
@@ -311,7 +314,7 @@ const simpleConfig: ModelConfig = {
   input: { ...baseInput, maxConcurrentJobs: 1, fetchRetryMaxMs: 100 },
   extra: [{ type: 'CONNECTION_LOST' }, { type: 'CONNECTION_RESTORED' }, { type: 'DRAIN' }, { type: 'STOP' }],
   redeliveries: false,
-  silentEndings: false,
+  crashes: false,
 };
 
 describe('worker machine, model-based', () => {

@@ -13,7 +13,7 @@
  * the parent being the worker (or `jobUnderParent`'s recorder here).
  */
 import { assign, createActor, setup } from 'xstate';
-import type { AnyActorRef, EventObject, SimulatedClock } from 'xstate';
+import type { AnyActorRef, EventObject, SimulatedClock, Snapshot } from 'xstate';
 import { jobMachine } from '../../../src/machines/job-machine.js';
 import type {
   AbortTaskParams,
@@ -183,6 +183,16 @@ export function jobUnderParent(logic: typeof jobMachine, input: JobInput, opts: 
     received: (): EventObject[] => parent.getSnapshot().context.received,
     output: (): JobOutput | undefined => job.getSnapshot().output,
   };
+}
+
+/** A job actor restored from a persisted snapshot, under a new recording parent. */
+export function restoreJobUnderParent(logic: typeof jobMachine, jobId: string, snapshot: unknown) {
+  const parent = createActor(recorderMachine);
+  parent.start();
+  // Cast: createActor demands `input` for this logic, which a restored actor does not take.
+  const job = createActor(logic, { parent, id: jobId, snapshot: snapshot as Snapshot<unknown> } as never);
+  job.start();
+  return { parent, job, received: (): EventObject[] => parent.getSnapshot().context.received };
 }
 
 /** The events a job actor that ended sends its parent: SLOT_RELEASED, then its done event. */
