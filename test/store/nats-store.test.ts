@@ -1,7 +1,8 @@
 /**
  * NATS-only behaviour: surviving a nats-server restart (same store dir) with a reconnecting
- * client, and records planted by a foreign client straight into the buckets.
+ * client, and records and queue messages planted by a foreign client straight into the server.
  */
+import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,9 +11,9 @@ import { isLeaseLost, type Lease, type LeaseLost } from '../../src/store/lease.j
 import { natsStore } from '../../src/store/nats/nats-store.js';
 import type { ConnectionState, StoreBackend } from '../../src/store/store-backend.js';
 import { CorruptRecordError } from '../../src/store/store-errors.js';
-import { encodeKeyToken, jobLeaseKey } from '../../src/store/store-keys.js';
+import { encodeKeyToken, scheduleLeaseKey } from '../../src/store/store-keys.js';
 import { freePort, startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
-import { sleep, until } from './support/backend-fixtures.js';
+import { until } from './support/backend-fixtures.js';
 
 const job = (id: string): JobRecord => ({
   id,
@@ -34,33 +35,47 @@ describe('NATS store', () => {
     await server?.dispose();
   });
 
-  it('survives a server restart: data kept, client reconnects (down, then up), leases still fenced', async () => {
+  it('survives a server restart: jobs, results and leases kept, client reconnects (down, then up), completions still heard', async () => {
     const factory = natsStore({ servers: server.url, prefix: 'restart', reconnectTimeWaitMs: 100 });
-    const opts = { leaseDurationMs: 3000, ackWaitMs: 2000, resultSweepIntervalMs: 0 };
+    const opts = { leaseDurationMs: 3000, ackWaitMs: 6000, resultSweepIntervalMs: 0 };
     const nodeA = await factory.open(opts);
     const nodeB = await factory.open(opts);
     stores.push(nodeA, nodeB);
     const states: ConnectionState[] = [];
     nodeA.onConnectionChange((s) => states.push(s));
 
-    await nodeA.jobs.create(job('j1'));
-    await nodeA.dispatch.enqueue('j1');
-    const lease = (await nodeA.leases.acquire(jobLeaseKey('j1'), 'node-a'))!;
+    // Before: one job finished, one queued; a generic lease held and renewed; A waits for completions.
+    await nodeA.jobs.add([job('j0'), job('j1')]);
+    const [d0] = await nodeA.jobs.fetch(1);
+    const acquired = await nodeA.jobs.acquire(d0!, d0!.job!, 'node-a');
+    if (acquired.status !== 'acquired') throw new Error('j0 not acquired');
+    await nodeA.jobs.commit(acquired.lease, { jobId: 'j0', outcome: 'success', returnValue: 'before', finishedAt: new Date(), attempt: 1 }, { resultTtlMs: null });
+    d0!.ack();
+    const lease = (await nodeA.leases.acquire(scheduleLeaseKey('s1'), 'node-a'))!;
     const lost: LeaseLost[] = [];
     const renewer = nodeA.createLeaseRenewer({ onLost: (l) => lost.push(l) });
     renewer.hold(lease);
+    const completions: Array<[string, unknown]> = [];
+    nodeA.jobs.onDone((id, state) => completions.push([id, state.result.returnValue]));
+    await nodeA.jobs.get('probe');
 
-    const waiting = nodeA.results.waitFor('j1', { timeoutMs: 8000, pollIntervalMs: 500 });
     await server.restart();
     await until(async () => (states.includes('up') ? true : undefined), 10_000);
     expect(states.slice(0, 2)).toEqual(['down', 'up']);
     expect(nodeA.connectionState).toBe('up');
 
     // Data survived (file storage) and is reachable again through the same connection.
-    expect((await nodeA.jobs.get('j1'))?.record).toMatchObject({ id: 'j1', args: [1, 2, 3] });
-    const [delivery] = await nodeB.dispatch.fetch(1, { expiresMs: 2000 });
-    expect(delivery?.jobId).toBe('j1');
-    await delivery!.ack();
+    expect(await until(async () => (await nodeA.jobs.result('j0').catch(() => undefined)) ?? undefined, 10_000)).toMatchObject({ returnValue: 'before' });
+    expect(await nodeA.jobs.lookup('j1')).toMatchObject({ state: { phase: 'queued' }, revision: 0, job: { id: 'j1', args: [1, 2, 3] } });
+    const [d1] = await nodeB.jobs.fetch(1, { expiresMs: 2000 });
+    expect(d1?.jobId).toBe('j1');
+    const taken = await nodeB.jobs.acquire(d1!, d1!.job!, 'node-b');
+    if (taken.status !== 'acquired') throw new Error('j1 not acquired');
+    await nodeB.jobs.commit(taken.lease, { jobId: 'j1', outcome: 'success', returnValue: 'after restart', finishedAt: new Date(), attempt: 1 }, { resultTtlMs: null });
+    d1!.ack();
+    // A listener attached before the restart hears a completion committed after it (resubscribed).
+    await until(async () => (completions.length > 0 ? true : undefined), 5000);
+    expect(completions).toEqual([['j1', 'after restart']]);
 
     // The lease is still ours: renewals resumed, the other node is fenced out.
     await renewer.renewNow();
@@ -70,18 +85,12 @@ describe('NATS store', () => {
     expect(await nodeB.leases.acquire(lease.key, 'node-b')).toBeNull();
     expect(await nodeB.leases.renew(lease)).toMatchObject({ lost: true, reason: 'revision_moved' });
     expect(await renewer.release(lease.key)).toMatchObject({ released: true });
-    // A wait begun before the restart still sees a result written after it.
-    await nodeB.results.create(
-      { jobId: 'j1', outcome: 'success', returnValue: 'after restart', finishedAt: new Date(), attempt: 1 },
-      { ttlMs: null },
-    );
-    expect(await waiting).toMatchObject({ jobId: 'j1', returnValue: 'after restart' });
-    const taken = await nodeB.leases.acquire(lease.key, 'node-b');
-    expect(taken).not.toBeNull();
-    expect(isLeaseLost(await nodeB.leases.renew(taken as Lease))).toBe(false);
+    const next = await nodeB.leases.acquire(lease.key, 'node-b');
+    expect(next).not.toBeNull();
+    expect(isLeaseLost(await nodeB.leases.renew(next as Lease))).toBe(false);
   });
 
-  it('reports records planted by a foreign client as typed failures', async () => {
+  it('reports records and queue messages planted by a foreign client as typed failures', async () => {
     const corrupt: CorruptRecordError[] = [];
     const store = await natsStore({ servers: server.url, prefix: 'planted' }).open({
       leaseDurationMs: 1000,
@@ -89,21 +98,35 @@ describe('NATS store', () => {
       onCorrupt: (e) => corrupt.push(e),
     });
     stores.push(store);
-    await store.jobs.create(job('fine'));
+    await store.jobs.add([job('fine')]);
     const nc = await connect({ servers: server.url });
     try {
       const raw = await new Kvm(nc).open('planted_jobs');
       await raw.put(encodeKeyToken('weird/id'), new TextEncoder().encode('{"json":"not msgpack"}'));
       await raw.put(encodeKeyToken('empty'), new Uint8Array(0));
+      const js = jetstream(nc);
+      await js.publish(`planted.dispatch.n.${encodeKeyToken('raw junk')}`, new TextEncoder().encode('junk'));
+      await js.publish('planted.dispatch.n.not_ZZ_a_token', new TextEncoder().encode('junk')); // not a key token of ours
     } finally {
       await nc.close();
     }
-    const listing = await store.jobs.list();
-    expect(listing.items.map((s) => s.record.id)).toEqual(['fine']);
-    expect(listing.failures.map((f) => f.id).sort()).toEqual(['empty', 'weird/id']);
+    expect(await store.jobs.states()).toEqual([]);
+    expect(corrupt.map((f) => f.id).sort()).toEqual(['empty', 'weird/id']);
+    await expect(store.jobs.get('weird/id')).rejects.toBeInstanceOf(CorruptRecordError);
+    expect((await store.jobs.list()).jobs.map((l) => l.jobId)).toEqual(['fine']);
+    expect(await store.jobs.queueDepth()).toBe(3);
+    // The job and the junk under a job subject are delivered; the message under a foreign subject is
+    // terminated, never delivered.
+    const deliveries = await store.jobs.fetch(10);
+    expect(deliveries.map((d) => [d.jobId, d.corrupt === null])).toEqual([
+      ['fine', true],
+      ['raw junk', false],
+    ]);
+    expect(deliveries[1]!.corrupt).toMatchObject({ bucket: 'jobs', id: 'raw junk' });
     expect(corrupt.every((e) => e instanceof CorruptRecordError)).toBe(true);
-    await sleep(10);
-    expect(await store.jobs.create(job('still-works'))).not.toBeNull();
+    for (const d of deliveries) d.ack();
+    await until(async () => ((await store.jobs.queueDepth()) === 0 ? true : undefined), 3000);
+    expect(await store.jobs.add([job('still-works')])).toEqual(['queued']);
   });
 
   it('fails fast when the first connection cannot be made', async () => {
