@@ -71,6 +71,8 @@ export class Runtime {
   private readonly unsubscribers: (() => void)[] = [];
   private running: RunningNode | null = null;
   private stopEvents: (() => void) | null = null;
+  private starting: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
   private inspector: NodeInspector | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
 
@@ -121,9 +123,13 @@ export class Runtime {
   // ---- lifecycle ----------------------------------------------------------------------------
 
   /** Starts the worker and/or scheduler of this node. */
-  async start(): Promise<void> {
+  start(): Promise<void> {
     this.assertUsable();
-    if (this.lifecycle !== 'created') return;
+    this.starting ??= this.startNode();
+    return this.starting;
+  }
+
+  private async startNode(): Promise<void> {
     this.lifecycle = 'starting';
     this.inspector = createNodeInspector(this.opts.inspect);
     this.running = await startNodeActor(this.node, {
@@ -133,17 +139,26 @@ export class Runtime {
       leaseDurationMs: this.opts.leaseDurationMs,
       ...(this.inspector ? { inspect: this.inspector.inspect } : {}),
     });
-    await this.beat();
     // The heartbeat timer is what keeps the process alive while the node runs (on the memory store
     // nothing else would: its timers are unref'd); stop() clears it.
     this.heartbeat = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.opts.leaseDurationMs / 3)));
     this.lifecycle = 'running';
     this.emit('NodeStarted', { role: this.opts.role });
+    await this.beat();
   }
 
-  /** Stops the node: drains (default) or hands running jobs back, releases schedules, closes the store. */
-  async stop(opts: StopOptions = {}): Promise<void> {
-    if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') return;
+  /**
+   * Stops the node: drains (default) or hands running jobs back, releases schedules, closes the
+   * store. Called during `start()`, it waits for the start to finish and then stops; every caller
+   * gets the same promise. No timer of the runtime fires after it resolves.
+   */
+  stop(opts: StopOptions = {}): Promise<void> {
+    this.stopping ??= this.stopNode(opts);
+    return this.stopping;
+  }
+
+  private async stopNode(opts: StopOptions): Promise<void> {
+    if (this.starting) await this.starting.catch(() => undefined);
     const wasStarted = this.lifecycle !== 'created';
     this.lifecycle = 'stopping';
     if (this.heartbeat) clearInterval(this.heartbeat);

@@ -99,4 +99,21 @@ describe.each(STORE_KINDS)('events and lifecycle on the %s store', (kind) => {
     const result = await staying.getJobResult(id, { wait: true, timeout: 5_000 });
     expect(result).toMatchObject({ outcome: 'success', attempt: 1, nodeId: staying.nodeId, returnValue: 'from staying' });
   });
+
+  it('stop() called while start() runs stops the node: both resolve, the node is stopped, every later call is refused', async () => {
+    const store = cluster.freshStore(kind);
+    const rt = await cluster.runtimeOn(store);
+    rt.task('t', () => 1);
+    const started = rt.start();
+    const stopped = rt.stop();
+    expect(rt.stop()).toBe(stopped); // every caller gets the same promise
+    await started;
+    await stopped;
+    expect(rt.status.lifecycle).toBe('stopped');
+    await expect(rt.addJob({ task: 't' })).rejects.toBeInstanceOf(RuntimeStoppedError);
+    expect(() => rt.start()).toThrow(RuntimeStoppedError);
+    // And nothing of it keeps running: a node on the same store sees no live node.
+    const other = await cluster.runtimeOn(store, { maxConcurrentJobs: 0 });
+    expect((await other.backend.nodes.listNodes()).map((n) => n.nodeId)).not.toContain(rt.nodeId);
+  });
 });

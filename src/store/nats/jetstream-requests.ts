@@ -224,6 +224,11 @@ export class JetStreamRequests {
     if (this.#corked.length === 1) setImmediate(this.#uncork);
   }
 
+  /** Sends the corked publishes now (before closing the connection). */
+  flush(): void {
+    this.#uncork();
+  }
+
   readonly #uncork = (): void => {
     const batch = this.#corked;
     this.#corked = [];

@@ -111,8 +111,8 @@ class NatsDriver implements StoreDriver {
   /** Sends what is buffered (the last events, acks) before the connection closes. */
   async close(): Promise<void> {
     if (!this.nc.isClosed()) {
-      // Let the corked publishes of this turn (the last acks, events) go out first.
-      await new Promise((resolve) => setImmediate(resolve));
+      // The corked publishes of this turn (the last acks, events) go out first.
+      this.requests.flush();
       await this.nc.flush().catch(() => undefined);
       await this.nc.close();
     }
