@@ -121,19 +121,23 @@ conformance('job store: results and cancelling', ({ open, openPair }) => {
       const busy = await running(nodeA, job('busy'));
       expect(await nodeB.jobs.cancelQueued('busy', cancelled(at), () => null)).toBe('running');
       expect(await nodeB.jobs.get('busy')).toMatchObject({ state: busy.lease.state, revision: busy.lease.revision });
+      busy.delivery.term(); // its message must not come back to the fetch below
 
       const record = job('backing off');
       const { delivery, lease } = await running(nodeA, record);
       await nodeA.jobs.requeue(lease, { ...record, attempt: 2, notBefore: new Date(Date.now() + 60_000) });
-      delivery.nak(60_000);
+      delivery.nak(300);
       expect(await nodeB.jobs.cancelQueued(record.id, cancelled(at), (j) => j.resultTtlMs)).toBe('cancelled');
       expect(await nodeA.jobs.result(record.id)).toMatchObject({ outcome: 'cancelled', attempt: 2 });
       const done = (await nodeA.jobs.get(record.id))?.state as DoneJobState;
       expect(done.job).toMatchObject({ ...recordKept(record), attempt: 2 });
       expect(done.job).not.toHaveProperty('args');
       expect(done.expiresAt).toBeInstanceOf(Date); // the job's resultTtlMs
-      // The requeuer cannot write over it.
+      // The requeuer cannot write over it, and the job's message finds it finished.
       expect(await nodeA.jobs.commit(lease, result(record.id), { resultTtlMs: null })).toMatchObject({ lost: true });
+      const redelivered = await deliveryOf(nodeB, record.id);
+      expect(await nodeB.jobs.acquire(redelivered, redelivered.job!, 'node-b')).toEqual({ status: 'finished' });
+      redelivered.ack();
     });
 
     it('cancelAbandoned writes the cancelled result only at the revision seen before asking', async (ctx) => {
