@@ -10,8 +10,8 @@
  *   job or re-firing the same fire time queues it once).
  * - a delivery not acked within the ack wait comes back (deliveryCount + 1); `working()` restarts the
  *   ack wait; `nak(delay)` makes it deliverable again after `delay`; `ack()` removes it for good.
- * - an ack from a superseded delivery still acks (the server acks by stream sequence), while
- *   nak/working from one are ignored: acks are no fence, the job's key is.
+ * - ack, nak, working and term from a superseded delivery still act on the message (the server
+ *   acts by stream sequence): the queue is no fence, the job's key is.
  * - ack, nak, working and term are one-way messages: the job's key, not the queue, says whether a job
  *   is finished, so a lost ack only costs a redelivery that finds the job done.
  */

@@ -273,6 +273,11 @@ export class JobStore {
     const key = encodeKeyToken(lease.jobId);
     const revision = await this.#write(key, state, lease.revision);
     if (revision !== null) return { jobId: lease.jobId, revision, state, job: lease.job, sentAt };
+    // An earlier renewal of this lease may have landed with its answer lost: the key still holds it.
+    const current = await this.#read(key).catch(() => null);
+    if (current && current.state.phase === 'running' && current.state.leaseId === lease.state.leaseId) {
+      return { jobId: lease.jobId, revision: current.revision, state: current.state, job: lease.job, sentAt: current.state.renewedAt.getTime() };
+    }
     return this.#lost(lease, key);
   }
 

@@ -2,8 +2,8 @@
  * The in-process work queue behind the memory backend's dispatch, with the semantics of a JetStream
  * work-queue stream and one durable pull consumer (explicit ack) as observed on nats-server 2.9.10
  * (see `job-queue.ts`): dedup by job id within a window, redelivery after the ack wait, `working()`
- * restarts it, `nak(delay)` defers it, an ack from a superseded delivery still acks while nak and
- * working from one are ignored, and a fetch answers at once or waits for the first message.
+ * restarts it, `nak(delay)` defers it, ack/nak/working/term from a superseded delivery still act on
+ * the message, and a fetch answers at once or waits for the first message.
  */
 import type { StoreClock, TimerHandle } from '../clock.js';
 import type { PublishOutcome, QueueDelivery, QueueFetchOptions, QueueMessage } from '../job-queue.js';
@@ -142,7 +142,9 @@ export class MemoryWorkQueue {
     job.deliveryCount++;
     const delivered = job.deliveryCount;
     this.#arm(job, this.ackWaitMs);
-    const current = (): boolean => this.#jobs.get(job.seq) === job && job.state === 'inflight' && job.deliveryCount === delivered;
+    // As on nats-server 2.9.10: nak, working and term act on the message whichever of its deliveries
+    // sends them (a superseded one included), as long as it is in the queue.
+    const current = (): boolean => this.#jobs.get(job.seq) === job;
     return {
       jobId: job.jobId,
       data: job.data.slice(),
@@ -161,7 +163,7 @@ export class MemoryWorkQueue {
         }
       },
       working: () => {
-        if (current()) this.#arm(job, this.ackWaitMs);
+        if (current() && job.state === 'inflight') this.#arm(job, this.ackWaitMs);
       },
       term: () => {
         if (current()) this.#remove(job);

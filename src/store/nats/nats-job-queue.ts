@@ -10,8 +10,8 @@
  * has passed, which would hold back a lone job for the whole wait. Here a fetch first asks with
  * `no_wait` for up to `max` available messages; only if there are none does it wait for one (batch
  * 1, with `expires`), then tops up with `no_wait` again. Observed on nats-server 2.9.10: `no_wait`
- * answers 404 when empty and 408 after a partial batch; acks from a superseded delivery still ack,
- * while nak/working from one are ignored.
+ * answers 404 when empty and 408 after a partial batch; ack, nak and working from a superseded
+ * delivery still act on the message.
  */
 import { AckPolicy, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { createInbox, nanos, type Msg, type NatsConnection } from '@nats-io/transport-node';
