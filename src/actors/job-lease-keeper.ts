@@ -183,6 +183,7 @@ export class JobLeaseKeeper {
         kept.confirmedAt = renewed.sentAt;
         kept.nextRenewalAt = renewed.sentAt + this.renewIntervalMs;
         if (kept.phase === 'lost') {
+          if (this.#stopped) return; // the node is closing: the queue redelivers its jobs
           // Declared lost (deadline) while this renewal was on the wire, and it landed: the job
           // actor has ended, so hand the job back at once instead of leaving it to the ack wait.
           void this.jobs

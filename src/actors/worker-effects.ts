@@ -109,7 +109,10 @@ export function createWorkerEffects(node: NodeContext, host: JobHost) {
         inFlight?.abort();
         inFlight = null;
       },
-      startJobs: ({ self }: { self: AnyActorRef }, params: StartJobsParams) => host.start(self, params.jobs),
+      // Created just after this action, not inside it: a job actor's first transition (its own
+      // assigns) must not run within the worker's action (XState warns: "Custom actions should not
+      // call assign()").
+      startJobs: ({ self }: { self: AnyActorRef }, params: StartJobsParams) => queueMicrotask(() => host.start(self, params.jobs)),
       returnUnstartedJobs: (_: unknown, params: { groups: ReturnUnstartedJobsParams[] }) => {
         for (const group of params.groups) for (const item of group.jobs) host.giveBack(item.job.id);
       },

@@ -69,6 +69,12 @@ function addCommand(ctx: CliContext): Command {
         ...(flags.id !== undefined ? { id: flags.id } : {}),
         ...(flags.resultTtl !== undefined ? { resultTtl: flags.resultTtl } : {}),
       });
+      // Queued either way; say so when no live node could run it yet (a deploy in progress, or a typo).
+      const nodes = await rt.backend.nodes.listNodes().catch(() => null);
+      const orphan = nodes !== null && !nodes.some((n) => n.role !== 'scheduler' && (n.tasks ?? []).includes(flags.task));
+      if (orphan) {
+        ctx.stderr(`jobchart: no live worker registers task "${flags.task}" yet; job ${jobId} waits in the queue until one does\n`);
+      }
       const result = flags.wait ? await rt.getJobResult(jobId, { wait: true, ...(flags.timeout !== undefined ? { timeout: flags.timeout } : {}) }) : null;
       return { jobId, result };
     });

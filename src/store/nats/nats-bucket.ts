@@ -12,6 +12,7 @@ import { Bucket, Kvm, KvWatchInclude, type KV, type KvEntry as NatsKvEntry } fro
 import type { NatsConnection } from '@nats-io/transport-node';
 import { keyMatches, type KvBucket, type KvChange, type KvEntry, type KvWatchOptions } from '../kv-bucket.js';
 import {
+  StoreTimeoutError,
   InvalidStoreKeyError,
   RecordTooLargeError,
   RevisionConflictError,
@@ -141,13 +142,37 @@ export class NatsBucket implements KvBucket {
 
   async entries(filter = '>'): Promise<KvEntry[]> {
     this.#checkOpen('entries');
+    // The listing ends at the bucket's last revision when it starts: with writes going on, the
+    // client's history iterator would otherwise follow them (it waits for "nothing pending"), and
+    // it could wait for a message that a later write of the same key removed.
+    const lastRevision = (await this.kv.status()).streamInfo.state.last_seq;
+    if (lastRevision === 0) return [];
     // With history 1 the "history" of the bucket is its last value per key (plus delete markers).
     const iter = await this.kv.history({ key: filter });
-    const out: KvEntry[] = [];
-    for await (const entry of iter) {
-      if (entry.operation === 'PUT' && keyMatches(filter, entry.key)) out.push(toEntry(entry));
+    const out = new Map<string, KvEntry>();
+    let idle: NodeJS.Timeout | null = null;
+    let timedOut = false;
+    const arm = (): void => {
+      if (idle) clearTimeout(idle);
+      idle = setTimeout(() => {
+        timedOut = true;
+        iter.stop();
+      }, 2 * this.requests.timeoutMs);
+    };
+    arm();
+    try {
+      for await (const entry of iter) {
+        arm();
+        if (entry.operation === 'PUT' && keyMatches(filter, entry.key)) out.set(entry.key, toEntry(entry));
+        else out.delete(entry.key);
+        if (entry.revision >= lastRevision) break;
+      }
+    } finally {
+      if (idle) clearTimeout(idle);
+      iter.stop();
     }
-    return out.sort((a, b) => a.revision - b.revision);
+    if (timedOut) throw new StoreTimeoutError(`listing ${this.name}`, 2 * this.requests.timeoutMs);
+    return [...out.values()].sort((a, b) => a.revision - b.revision);
   }
 
   async purgeTombstones(olderThanMs: number): Promise<number> {
