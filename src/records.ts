@@ -20,6 +20,8 @@ export interface ScheduleRecord {
   misfireGraceTimeMs: number | null;
   /** Upper bound of the random delay added to each fire time; 0 = none. */
   maxJitterMs: number;
+  /** Priority of the jobs it fires (see JobRecord.priority); absent = the task's default, else 0. */
+  priority?: number;
   /** The next fire time not yet turned into a job; null once the trigger is exhausted. */
   nextFireTime: Date | null;
   lastFireTime: Date | null;
@@ -41,6 +43,11 @@ export interface JobRecord {
   notBefore?: Date;
   /** How long the result is kept after the job ends; null = until deleted. */
   resultTtlMs: number | null;
+  /**
+   * Higher runs first: > 0 high, 0 normal (default), < 0 low. Workers take high before normal
+   * before low, and give the lower levels a share of their fetches so that none starves.
+   */
+  priority?: number;
 }
 
 /**

@@ -1,22 +1,18 @@
 /**
  * Builds and runs a node's statechart: the node machine with the worker (job side) and the
- * scheduler coordinator (schedule side) provided with this module's effects, and the outside
- * world fed into it as events — schedule record changes from a bucket watch (SCHEDULE_UPDATED /
- * SCHEDULE_REMOVED), connection changes, cancel requests. Job actors join this actor system with
- * the worker as their parent (job-host.ts), so the inspector shows the node, its worker, its
- * scheduler and every job of the node as one system.
+ * scheduler (schedule side) provided with this module's effects, and the outside world fed into it
+ * as events — partition ownership and due fire times (PARTITIONS_CHANGED, FIRE_DUE), connection
+ * changes, cancel requests. Job actors join this actor system with the worker as their parent
+ * (job-host.ts), schedule actors with the scheduler as theirs (schedule-host.ts), so the inspector
+ * shows the node, its worker and scheduler, every job and every firing as one system.
  */
 import { createActor, type Actor, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
-import { decodeRecord, DeserializationError } from '../codec/index.js';
-import { createScheduleMachine, nodeMachine, schedulerMachine, workerMachine } from '../machines/index.js';
+import { nodeMachine, schedulerMachine, workerMachine } from '../machines/index.js';
 import type { NodeRole } from '../machines/index.js';
-import { tryDecodeKeyToken, type KvChange } from '../store/index.js';
-import { nextFireTime } from '../triggers/index.js';
-import { assertTrigger } from '../triggers/index.js';
 import type { NodeContext } from '../runtime/node-context.js';
-import { isolated } from './isolated-actor.js';
 import { JobHost } from './job-host.js';
-import { createScheduleEffects } from './schedule-effects.js';
+import { PartitionKeeper } from './partition-keeper.js';
+import { ScheduleHost } from './schedule-host.js';
 import { createWorkerEffects } from './worker-effects.js';
 
 export interface NodeActorOptions {
@@ -38,23 +34,29 @@ export interface RunningNode {
   worker(): AnyActorRef | undefined;
   /** The node's job actors and their lease keeper. */
   readonly jobs: JobHost;
-  /** Detaches the feeds and stops the lease keeper (call after `stopped`). */
-  detach(): void;
+  /** The node's schedules (when it runs schedules). */
+  readonly schedules: ScheduleHost | null;
+  /** The partitions this node owns (when it runs schedules). */
+  readonly partitions: PartitionKeeper | null;
+  /** Detaches the feeds, releases the partitions and stops the lease keeper (call after `stopped`). */
+  detach(): Promise<void>;
 }
 
 export async function startNodeActor(node: NodeContext, opts: NodeActorOptions): Promise<RunningNode> {
   const { backend } = node;
   const jobs = new JobHost(node);
   const workerEffects = createWorkerEffects(node, jobs);
-  const scheduleEffects = createScheduleEffects(node);
-  const isolation = opts.inspect ? { inspect: opts.inspect } : {};
+  const runsSchedules = opts.role !== 'worker';
+  let partitions: PartitionKeeper | null = null;
+  const schedules = runsSchedules ? new ScheduleHost(node, (p) => partitions?.isHeld(p) ?? false) : null;
   const logic = nodeMachine.provide({
     actors: {
       worker: workerMachine.provide({ actions: workerEffects.actions as never }),
       scheduler: schedulerMachine.provide({
-        actors: {
-          // Each schedule runs in an actor system of its own (see isolated-actor.ts).
-          schedule: isolated(createScheduleMachine({ nextFireTime, random: Math.random }).provide(scheduleEffects), isolation) as never,
+        actions: {
+          startFiring: ({ self }, params) => schedules?.startFiring(self, params.scheduleId),
+          deferFiring: (_, params) => schedules?.deferFiring(params.scheduleId),
+          firingEnded: (_, params) => schedules?.firingEnded(params.scheduleId, params.output),
         },
       }),
     },
@@ -68,7 +70,7 @@ export async function startNodeActor(node: NodeContext, opts: NodeActorOptions):
         pollIntervalMs: opts.pollIntervalMs,
         nodeId: node.nodeId,
       },
-      scheduler: { leaseDurationMs: opts.leaseDurationMs },
+      scheduler: {},
     },
     ...(opts.inspect ? { inspect: opts.inspect } : {}),
   });
@@ -92,33 +94,36 @@ export async function startNodeActor(node: NodeContext, opts: NodeActorOptions):
   if (opts.role !== 'scheduler') {
     detachers.push(backend.jobs.onCancelRequested((jobId) => jobs.send(jobId, { type: 'CANCEL' })));
   }
-  if (opts.role !== 'worker') {
-    const scheduler = childOf('scheduler');
-    const sub = scheduler?.on?.('SCHEDULE_CRASHED', (event: { scheduleId: string; error: unknown }) =>
+  const scheduler = childOf('scheduler');
+  if (schedules && scheduler) {
+    schedules.attach(scheduler);
+    const sub = scheduler.on?.('SCHEDULE_CRASHED', (event: { scheduleId: string; error: unknown }) =>
       node.reportError(event.error, `schedule ${event.scheduleId} crashed`),
     );
     if (sub) detachers.push(() => sub.unsubscribe());
-    const reported = new Set<string>();
-    const onChange = (change: KvChange): void => {
-      const scheduleId = tryDecodeKeyToken(change.key);
-      if (scheduleId === null) return; // not a key this store writes
-      if (change.operation === 'delete') {
-        actor.send({ type: 'SCHEDULE_REMOVED', scheduleId });
-        return;
-      }
-      try {
-        const schedule = decodeRecord('schedule', change.value);
-        assertTrigger(schedule.trigger);
-        actor.send({ type: 'SCHEDULE_UPDATED', schedule, recordRevision: change.revision, now: backend.clock.now() });
-      } catch (error) {
-        const tag = `${scheduleId}@${change.revision}`;
-        if (reported.has(tag)) return;
-        reported.add(tag);
-        const message = error instanceof DeserializationError || error instanceof Error ? error.message : String(error);
-        node.emit('ScheduleDeserializationFailed', { scheduleId, error: message });
-      }
+    const tellScheduler = (): void => {
+      if (scheduler.getSnapshot().status === 'active') scheduler.send({ type: 'PARTITIONS_CHANGED', partitions: keeper.held() });
     };
-    detachers.push(await backend.buckets.schedules.watch('>', onChange, { includeCurrent: true }));
+    const keeper = new PartitionKeeper({
+      nodeId: node.nodeId,
+      leaseDurationMs: opts.leaseDurationMs,
+      leases: backend.leases,
+      leasesBucket: backend.buckets.leases,
+      renewer: backend.createLeaseRenewer(),
+      nodes: backend.nodes,
+      now: () => backend.clock.now(),
+      onAcquired: (p) => {
+        tellScheduler();
+        schedules.partitionAcquired(p).catch((error: unknown) => node.reportError(error, `loading the schedules of partition ${p}`));
+      },
+      onReleased: (p) => {
+        tellScheduler();
+        schedules.partitionReleased(p);
+      },
+      onError: (error, where) => node.reportError(error, where),
+    });
+    partitions = keeper;
+    await keeper.start();
   }
   detachers.push(
     backend.onConnectionChange((state) => {
@@ -132,8 +137,13 @@ export async function startNodeActor(node: NodeContext, opts: NodeActorOptions):
     stopped,
     worker: () => childOf('worker'),
     jobs,
-    detach: () => {
+    schedules,
+    partitions,
+    detach: async () => {
       for (const detach of detachers.splice(0)) detach();
+      schedules?.stop();
+      // Released at once, so another scheduler takes them over without waiting for the lease to run out.
+      await partitions?.stop().catch((error: unknown) => node.reportError(error, 'releasing partitions'));
       jobs.stop();
     },
   };

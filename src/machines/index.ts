@@ -31,26 +31,20 @@ export { ReturnReason } from './worker-types.js';
 export { createScheduleMachine } from './schedule-machine.js';
 export type { ScheduleMachine } from './schedule-machine.js';
 export type { ScheduleContext, ScheduleMachineEvent } from './schedule-logic.js';
+export { MAX_RELOADS } from './schedule-logic.js';
 export type {
-  AcquireScheduleLeaseInput,
-  AcquireScheduleLeaseOutput,
-  AdvanceScheduleInput,
-  AdvanceScheduleOutput,
-  CreateJobsInput,
-  CreateJobsOutput,
-  LoadScheduleInput,
-  LoadScheduleOutput,
+  AdvanceScheduleParams,
+  FiringEndedEvent,
+  LoadScheduleParams,
   NextFireTimeFn,
   PlannedFire,
-  ReleaseScheduleLeaseInput,
-  RenewScheduleLeaseInput,
-  RenewScheduleLeaseOutput,
-  ScheduleEnd,
+  PublishJobsParams,
   ScheduleEvent,
   ScheduleInput,
   ScheduleMachineDeps,
   ScheduleOutput,
 } from './schedule-types.js';
+export { FiringEnd } from './schedule-types.js';
 export { delayUntil, MAX_DUE_FIRE_TIMES, MAX_TIMER_DELAY_MS, planFires } from './schedule-fires.js';
 export type { FirePlan } from './schedule-fires.js';
 

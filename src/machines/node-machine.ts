@@ -1,6 +1,6 @@
 /**
- * The node machine: one per process. It owns the worker (job side) and the scheduler coordinator
- * (schedule side) according to its role, tracks the store connection, and drains or stops both.
+ * The node machine: one per process. It owns the worker (job side) and the scheduler (schedule
+ * side) according to its role, tracks the store connection, and drains or stops both.
  *
  *   created ──START──▶ running ═══════════════════════════════════════════╗
  *                        lifecycle:  active ─DRAIN─▶ draining ─STOP─▶ stopping
@@ -11,13 +11,14 @@
  *                        scheduler:  active (invokes `scheduler`) | disabled (role) → ended
  *                      ╚═ (draining or stopping, and both sides ended) ═▶ stopped (final)
  *
- * DRAIN lets running jobs finish (worker DRAIN) and stops schedules (their leases are released so
- * another node fires them); STOP hands running jobs back (worker STOP → job SHUTDOWN → requeue).
+ * DRAIN lets running jobs finish (worker DRAIN) and stops the scheduler (its firings in flight end;
+ * the runtime then releases its partitions so another node fires them); STOP hands running jobs back
+ * (worker STOP → job SHUTDOWN → requeue).
  */
 import { and, enqueueActions, not, or, setup, stateIn } from 'xstate';
 import { InvalidMachineInputError } from './errors.js';
 import { schedulerMachine } from './scheduler-machine.js';
-import type { SchedulerEvent, SchedulerInput } from './scheduler-machine.js';
+import type { SchedulerInput } from './scheduler-machine.js';
 import { workerMachine } from './worker-machine.js';
 import type { WorkerInput } from './worker-types.js';
 
@@ -45,8 +46,6 @@ export type NodeEvent =
   /** Forwarded to the worker. */
   | { type: 'CAPACITY_CHANGED'; capacity: number }
   | { type: 'JOB_AVAILABLE' }
-  /** Forwarded to the scheduler coordinator. */
-  | Extract<SchedulerEvent, { type: 'SCHEDULE_UPDATED' | 'SCHEDULE_REMOVED' }>
   /** Restored from a persisted snapshot: forwarded to both sides (timers are not persisted). */
   | { type: 'RESTORED' };
 
@@ -113,8 +112,6 @@ export const nodeMachine = setup({
       on: {
         CAPACITY_CHANGED: { actions: 'toWorker' },
         JOB_AVAILABLE: { actions: 'toWorker' },
-        SCHEDULE_UPDATED: { actions: 'toScheduler' },
-        SCHEDULE_REMOVED: { actions: 'toScheduler' },
         RESTORED: { actions: ['toWorker', 'toScheduler'] },
       },
       states: {

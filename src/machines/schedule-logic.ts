@@ -1,208 +1,146 @@
 /**
- * The schedule machine's vocabulary: context, effects (setup.actors placeholders that src/actors
- * provides), guards, actions and delays. Built per ScheduleMachineDeps because fire planning uses
- * the injected `nextFireTime` and `random`. The chart is in schedule-machine.ts.
+ * The schedule machine's vocabulary: context, guards, actions and effect placeholders. Built per
+ * ScheduleMachineDeps because fire planning uses the injected `nextFireTime` and `random`. The chart
+ * is in schedule-machine.ts.
  */
-import { assertEvent, assign, enqueueActions, fromPromise, setup } from 'xstate';
+import { assertEvent, assign, sendParent, setup } from 'xstate';
 import type { ScheduleRecord } from '../records.js';
-import { EffectNotProvidedError, InvalidMachineInputError } from './errors.js';
-import type { LeaseGrant, LeaseTiming } from './lease-timing.js';
-import { leaseTiming } from './lease-timing.js';
-import { delayUntil, planFires } from './schedule-fires.js';
+import { InvalidMachineInputError } from './errors.js';
+import { planFires, type FirePlan } from './schedule-fires.js';
 import type {
-  AcquireScheduleLeaseInput,
-  AcquireScheduleLeaseOutput,
-  AdvanceScheduleInput,
-  AdvanceScheduleOutput,
-  CreateJobsInput,
-  CreateJobsOutput,
-  LoadScheduleInput,
-  LoadScheduleOutput,
-  PlannedFire,
-  ReleaseScheduleLeaseInput,
-  RenewScheduleLeaseInput,
-  RenewScheduleLeaseOutput,
-  ScheduleEnd,
+  AdvanceScheduleParams,
+  FiringEnd,
+  FiringEndedEvent,
+  LoadScheduleParams,
+  PublishJobsParams,
   ScheduleEvent,
   ScheduleInput,
   ScheduleMachineDeps,
   ScheduleOutput,
 } from './schedule-types.js';
 
-/** Effect answers turned into domain events, so the inspector shows them by name. */
-export type ScheduleInternalEvent =
-  | { type: 'LEASE_ACQUIRED'; lease: LeaseGrant; now: number; schedule: ScheduleRecord; recordRevision: number }
-  | { type: 'LEASE_HELD_ELSEWHERE' }
-  | { type: 'SCHEDULE_GONE' }
-  | { type: 'SCHEDULE_ADVANCED'; recordRevision: number; now: number }
-  | { type: 'ADVANCE_CONFLICT' }
-  | { type: 'SCHEDULE_LOADED'; schedule: ScheduleRecord; recordRevision: number; now: number }
-  | { type: 'PROVE_LEASE' };
+export type ScheduleMachineEvent = ScheduleEvent;
 
-export type ScheduleMachineEvent = ScheduleEvent | ScheduleInternalEvent;
+/** Reads of a changed record before a firing gives up for now (the host fires it again later). */
+export const MAX_RELOADS = 3;
 
 export interface ScheduleContext {
-  schedule: ScheduleRecord;
+  scheduleId: string;
+  /** The record as last read or written; null once it is gone. */
+  schedule: ScheduleRecord | null;
   recordRevision: number;
-  timing: LeaseTiming;
-  standbyRetryMs: number;
-  lease: LeaseGrant | null;
-  /** Clock reading (ms since epoch) of the latest store answer: the machine's only "now". */
+  /** The host's clock when this firing (or the last reload) started. */
   now: number;
-  /** Renewal requests started so far (numbers them for proofs). */
-  renewalsStarted: number;
-  /** A firing waits for a renewal numbered at least this (started after it asked); null = none. */
-  proofFromSeq: number | null;
-  /** The firing in progress: jobs to create and where the record advances to. */
-  firing: { fires: PlannedFire[]; nextFireTime: Date | null; lastFireTime: Date | null } | null;
-  end: ScheduleEnd | null;
+  /** The plan of this round: jobs to publish and where the record advances to. */
+  plan: FirePlan | null;
+  jobIds: string[];
+  reloads: number;
+  end: FiringEnd | null;
+  error: string | null;
 }
 
 export function initialScheduleContext(input: ScheduleInput): ScheduleContext {
-  const timing = leaseTiming('schedule', input.leaseDurationMs);
-  const standbyRetryMs = input.standbyRetryMs ?? input.leaseDurationMs;
-  if (!(Number.isFinite(standbyRetryMs) && standbyRetryMs > 0)) {
-    throw new InvalidMachineInputError('schedule', 'standbyRetryMs', standbyRetryMs, 'use a positive ms value (default: the lease duration)');
+  if (!input.schedule || typeof input.schedule.id !== 'string') {
+    throw new InvalidMachineInputError('schedule', 'schedule', input.schedule, 'pass the schedule record');
   }
+  if (!Number.isFinite(input.now)) throw new InvalidMachineInputError('schedule', 'now', input.now, 'pass the clock reading in ms');
   return {
+    scheduleId: input.schedule.id,
     schedule: input.schedule,
-    recordRevision: input.recordRevision ?? 0,
-    timing,
-    standbyRetryMs,
-    lease: null,
-    now: 0,
-    renewalsStarted: 0,
-    proofFromSeq: null,
-    firing: null,
+    recordRevision: input.recordRevision,
+    now: input.now,
+    plan: null,
+    jobIds: [],
+    reloads: 0,
     end: null,
+    error: null,
   };
 }
 
-function notProvided(effect: string): () => Promise<never> {
-  return () => Promise.reject(new EffectNotProvidedError('schedule', effect));
+function recordOf(context: ScheduleContext): ScheduleRecord {
+  if (context.schedule === null) throw new Error('schedule machine: no record (machine bug)');
+  return context.schedule;
 }
 
-export function heldScheduleLease(context: ScheduleContext): LeaseGrant {
-  if (context.lease === null) throw new Error(`schedule ${context.schedule.id}: no lease while holding (machine bug)`);
-  return context.lease;
+function planOf(context: ScheduleContext): FirePlan {
+  if (context.plan === null) throw new Error(`schedule ${context.schedule?.id}: no plan (machine bug)`);
+  return context.plan;
 }
 
-export function acquisitionEvent(output: AcquireScheduleLeaseOutput): ScheduleMachineEvent {
-  switch (output.status) {
-    case 'acquired':
-      return { type: 'LEASE_ACQUIRED', ...output };
-    case 'held_elsewhere':
-      return { type: 'LEASE_HELD_ELSEWHERE' };
-    case 'removed':
-      return { type: 'SCHEDULE_GONE' };
-  }
+/** The machine's output from its context. */
+export function scheduleOutput(context: ScheduleContext): ScheduleOutput {
+  const output: ScheduleOutput = {
+    scheduleId: context.scheduleId,
+    end: context.end ?? 'failed',
+    schedule: context.schedule,
+    recordRevision: context.recordRevision,
+    jobIds: context.jobIds,
+  };
+  if (context.error !== null) output.error = context.error;
+  return output;
 }
 
-export function renewalEvent(output: RenewScheduleLeaseOutput, seq: number): ScheduleMachineEvent {
-  return output.status === 'renewed'
-    ? { type: 'LEASE_RENEWED', lease: output.lease, now: output.now, seq }
-    : { type: 'LEASE_LOST', reason: output.reason };
-}
-
-export function advanceEvent(output: AdvanceScheduleOutput): ScheduleMachineEvent {
-  return output.status === 'advanced'
-    ? { type: 'SCHEDULE_ADVANCED', recordRevision: output.recordRevision, now: output.now }
-    : { type: 'ADVANCE_CONFLICT' };
-}
-
-export function loadEvent(output: LoadScheduleOutput): ScheduleMachineEvent {
-  return output.status === 'loaded' ? { type: 'SCHEDULE_LOADED', ...output } : { type: 'SCHEDULE_GONE' };
-}
+const sameTime = (a: Date | null, b: Date | null): boolean => (a === null ? b === null : b !== null && a.getTime() === b.getTime());
 
 export function scheduleSetup(deps: ScheduleMachineDeps) {
   return setup({
-    types: {} as {
-      context: ScheduleContext;
-      events: ScheduleMachineEvent;
-      input: ScheduleInput;
-      output: ScheduleOutput;
-    },
-    actors: {
-      acquireScheduleLease: fromPromise<AcquireScheduleLeaseOutput, AcquireScheduleLeaseInput>(notProvided('acquireScheduleLease')),
-      renewScheduleLease: fromPromise<RenewScheduleLeaseOutput, RenewScheduleLeaseInput>(notProvided('renewScheduleLease')),
-      createJobs: fromPromise<CreateJobsOutput, CreateJobsInput>(notProvided('createJobs')),
-      advanceSchedule: fromPromise<AdvanceScheduleOutput, AdvanceScheduleInput>(notProvided('advanceSchedule')),
-      loadSchedule: fromPromise<LoadScheduleOutput, LoadScheduleInput>(notProvided('loadSchedule')),
-      releaseScheduleLease: fromPromise<void, ReleaseScheduleLeaseInput>(notProvided('releaseScheduleLease')),
-    },
-    delays: {
-      effectRetry: ({ context }) => context.timing.effectRetryMs,
-      standbyRetry: ({ context }) => context.standbyRetryMs,
-    },
+    types: {} as { context: ScheduleContext; events: ScheduleMachineEvent; input: ScheduleInput; output: ScheduleOutput },
     guards: {
-      isPaused: ({ context }) => context.schedule.paused,
-      isExhausted: ({ context }) => context.schedule.nextFireTime === null,
-      nothingDue: ({ context }) => context.firing === null || context.firing.fires.length === 0,
-      isNewerRecord: ({ context, event }) => event.type === 'SCHEDULE_UPDATED' && event.recordRevision > context.recordRevision,
-      provesLease: ({ context, event }) =>
-        event.type === 'LEASE_RENEWED' && context.proofFromSeq !== null && event.seq >= context.proofFromSeq,
-      proofStillOwed: ({ context, event }) =>
-        event.type === 'LEASE_RENEWED' && context.proofFromSeq !== null && event.seq < context.proofFromSeq,
-      endedFinished: ({ context }) => context.end === 'finished',
-      endedRemoved: ({ context }) => context.end === 'removed',
+      isPaused: ({ context }) => recordOf(context).paused,
+      hasFires: ({ context }) => planOf(context).fires.length > 0,
+      /** Nothing to publish, but the record's next fire time must move (e.g. all due times skipped). */
+      mustAdvance: ({ context }) => !sameTime(planOf(context).nextFireTime, recordOf(context).nextFireTime),
+      canReload: ({ context }) => context.reloads < MAX_RELOADS,
     },
     actions: {
-      // Each arm cancels its timer first, so re-arming (RESTORED) never leaves a stale duplicate.
-      armRenewal: enqueueActions(({ context, enqueue }) => {
-        enqueue.cancel('renewDue');
-        enqueue.raise({ type: 'RENEW_DUE' }, { delay: context.timing.renewIntervalMs, id: 'renewDue' });
-      }),
-      armRenewalDeadline: enqueueActions(({ context, enqueue }) => {
-        enqueue.cancel('renewalDeadline');
-        enqueue.raise({ type: 'LEASE_LOST', reason: 'renewal_deadline' }, { delay: context.timing.renewalDeadlineMs, id: 'renewalDeadline' });
-      }),
-      armFireTimer: enqueueActions(({ context, enqueue }) => {
-        enqueue.cancel('fireDue');
-        const next = context.schedule.nextFireTime;
-        if (next !== null) enqueue.raise({ type: 'FIRE_DUE' }, { delay: delayUntil(next, context.now), id: 'fireDue' });
-      }),
-      countRenewalRequest: assign(({ context }) => ({ renewalsStarted: context.renewalsStarted + 1 })),
-      recordAcquisition: assign(({ context, event }) => {
-        assertEvent(event, 'LEASE_ACQUIRED');
-        // Keep whichever record is newer: the read at acquisition or an update the watch delivered.
-        const fresher = event.recordRevision >= context.recordRevision;
-        return {
-          lease: event.lease,
-          now: event.now,
-          schedule: fresher ? event.schedule : context.schedule,
-          recordRevision: fresher ? event.recordRevision : context.recordRevision,
-        };
-      }),
-      recordRenewal: assign(({ event }) => {
-        assertEvent(event, 'LEASE_RENEWED');
-        return { lease: event.lease, now: event.now };
-      }),
-      recordUpdate: assign(({ event }) => {
-        assertEvent(event, 'SCHEDULE_UPDATED');
-        return { schedule: event.schedule, recordRevision: event.recordRevision, now: event.now };
-      }),
-      recordLoad: assign(({ event }) => {
-        assertEvent(event, 'SCHEDULE_LOADED');
-        return { schedule: event.schedule, recordRevision: event.recordRevision, now: event.now };
+      // ---- effects (provided by src/actors; each answers with an event) ----
+      /** Effect: queue one job per fire; answers JOBS_PUBLISHED or EFFECT_FAILED. */
+      publishJobs: (_, _params: PublishJobsParams) => {},
+      /** Effect: revision-checked advance; answers SCHEDULE_ADVANCED, ADVANCE_CONFLICT or EFFECT_FAILED. */
+      advanceSchedule: (_, _params: AdvanceScheduleParams) => {},
+      /** Effect: read the record; answers SCHEDULE_LOADED, SCHEDULE_GONE or EFFECT_FAILED. */
+      loadSchedule: (_, _params: LoadScheduleParams) => {},
+
+      makePlan: assign(({ context }) => ({ plan: planFires(recordOf(context), new Date(context.now), deps) })),
+      recordPublished: assign(({ event }) => {
+        assertEvent(event, 'JOBS_PUBLISHED');
+        return { jobIds: event.jobIds };
       }),
       recordAdvance: assign(({ context, event }) => {
         assertEvent(event, 'SCHEDULE_ADVANCED');
-        const firing = context.firing;
-        if (firing === null) throw new Error(`schedule ${context.schedule.id}: advanced without a firing (machine bug)`);
+        const plan = planOf(context);
         return {
-          schedule: { ...context.schedule, nextFireTime: firing.nextFireTime, lastFireTime: firing.lastFireTime },
+          schedule: { ...recordOf(context), nextFireTime: plan.nextFireTime, lastFireTime: plan.lastFireTime },
           recordRevision: event.recordRevision,
-          now: event.now,
-          firing: null,
         };
       }),
-      requestProof: assign(({ context }) => ({ proofFromSeq: context.renewalsStarted + 1 })),
-      clearProof: assign({ proofFromSeq: null }),
-      planFiring: assign(({ context }) => ({ firing: planFires(context.schedule, new Date(context.now), deps) })),
-      forgetLease: assign({ lease: null }),
-      endWith: assign((_, params: { end: ScheduleEnd }) => ({ end: params.end })),
+      recordReload: assign(({ context, event }) => {
+        assertEvent(event, 'SCHEDULE_LOADED');
+        return { schedule: event.schedule, recordRevision: event.recordRevision, now: event.now, plan: null, reloads: context.reloads + 1 };
+      }),
+      recordFailure: assign(({ event }) => {
+        assertEvent(event, 'EFFECT_FAILED');
+        return { end: 'failed' as const, error: event.error };
+      }),
+      end: assign((_, params: { end: FiringEnd }) => ({ end: params.end })),
+      endRemoved: assign({ end: 'removed' as const, schedule: null }),
+      /** Tells the scheduler the firing is over (once: a final state is entered once). */
+      reportEnd: sendParent(({ context }): FiringEndedEvent => ({ type: 'FIRING_ENDED', output: scheduleOutput(context) })),
     },
   });
 }
 
-export type ScheduleSetup = ReturnType<typeof scheduleSetup>;
+/** Params of the publish effect. */
+export const publishParams = ({ context }: { context: ScheduleContext }): PublishJobsParams => ({
+  schedule: recordOf(context),
+  fires: planOf(context).fires,
+});
+
+/** Params of the advance effect. */
+export const advanceParams = ({ context }: { context: ScheduleContext }): AdvanceScheduleParams => {
+  const plan = planOf(context);
+  return { schedule: recordOf(context), recordRevision: context.recordRevision, nextFireTime: plan.nextFireTime, lastFireTime: plan.lastFireTime };
+};
+
+/** Params of the load effect. */
+export const loadParams = ({ context }: { context: ScheduleContext }): LoadScheduleParams => ({ scheduleId: context.scheduleId });

@@ -1,38 +1,36 @@
 /**
- * The scheduler coordinator: the scheduler side of a node. It spawns one schedule actor per
- * schedule it hears of (the runtime feeds it the schedules bucket's watch) and forwards record
- * changes to it; each schedule actor decides by itself, through its lease, whether to fire.
+ * The scheduler: the schedule side of a node. The node's schedule host holds every schedule of the
+ * partitions this node owns, in memory, with one timer heap; when a schedule's fire time comes the
+ * heap sends FIRE_DUE, and the scheduler starts a schedule actor for that firing (at most one per
+ * schedule at a time, at most `maxFirings` at once) and books it until FIRING_ENDED.
  *
- *   active ──STOP──▶ stopping (STOP to every schedule) ──(all ended)──▶ stopped
- *   active: SCHEDULE_UPDATED → spawn or forward · SCHEDULE_REMOVED → forward · child ended → forget
+ *   active ── FIRE_DUE ──▶ (already firing → ignored · a slot free → startFiring · none → deferFiring)
+ *     │      FIRING_ENDED ─▶ forget it, firingEnded (the host re-arms the heap)
+ *     │      PARTITIONS_CHANGED ─▶ the partitions held (for status and the inspector)
+ *     └─STOP─▶ stopping ─(no firing left)─▶ stopped
  *
- * Effect failures never crash a schedule actor (each invocation has an onError path); a crash
- * means its own computation threw (e.g. the trigger's nextFireTime). Respawning would repeat it, so
- * the coordinator forgets the actor and emits SCHEDULE_CRASHED (`actor.on('SCHEDULE_CRASHED', …)`)
- * for the runtime to report; the next SCHEDULE_UPDATED for that id spawns it afresh.
+ * A schedule actor that crashed (its own computation threw, e.g. a trigger's nextFireTime) never
+ * reports FIRING_ENDED: its error event frees the slot, and the scheduler emits SCHEDULE_CRASHED
+ * (`actor.on('SCHEDULE_CRASHED', …)`) for the runtime to report.
  */
-import { assertEvent, emit, enqueueActions, setup } from 'xstate';
-import type { ScheduleRecord } from '../records.js';
-import { EffectNotProvidedError, InvalidMachineInputError } from './errors.js';
-import { leaseTiming } from './lease-timing.js';
-import { createScheduleMachine } from './schedule-machine.js';
-import type { ScheduleInput } from './schedule-types.js';
+import { assertEvent, assign, emit, setup } from 'xstate';
+import { InvalidMachineInputError } from './errors.js';
+import type { FiringEndedEvent, ScheduleOutput } from './schedule-types.js';
+import { sortedHas, sortedIndexOf, sortedWithout } from './worker-plan.js';
 
 export interface SchedulerInput {
-  /** TTL of schedule leases. @defaultValue 30000 */
-  leaseDurationMs?: number;
-  /** Wait before retrying a lease held elsewhere. @defaultValue leaseDurationMs */
-  standbyRetryMs?: number;
+  /** Most schedule actors firing at once on this node. @defaultValue 256 */
+  maxFirings?: number;
 }
 
 export type SchedulerEvent =
-  /** A schedule appeared or changed (watch); spawns its actor or forwards the record to it. */
-  | { type: 'SCHEDULE_UPDATED'; schedule: ScheduleRecord; recordRevision: number; now: number }
-  /** A schedule was deleted. */
-  | { type: 'SCHEDULE_REMOVED'; scheduleId: string }
-  /** Stop every schedule actor (each releases its lease), then stop. */
+  /** The timer heap: this schedule's next fire time has come. */
+  | { type: 'FIRE_DUE'; scheduleId: string }
+  /** The partitions this node holds now (sorted). */
+  | { type: 'PARTITIONS_CHANGED'; partitions: number[] }
+  /** Let the firings in flight end, then stop. */
   | { type: 'STOP' }
-  /** Restored from a persisted snapshot: tell the schedule actors to re-arm their timers. */
+  /** Restored from a persisted snapshot: nothing to re-arm (the host's heap is not persisted). */
   | { type: 'RESTORED' };
 
 /** Emitted when a schedule actor crashed (see above). */
@@ -42,120 +40,105 @@ export interface ScheduleCrashedEvent {
   error: unknown;
 }
 
-type SchedulerMachineEvent =
-  | SchedulerEvent
-  | { type: `xstate.done.actor.${string}`; output?: unknown }
-  | { type: `xstate.error.actor.${string}`; error?: unknown };
+type SchedulerMachineEvent = SchedulerEvent | FiringEndedEvent | { type: `xstate.error.actor.${string}`; error?: unknown };
 
 export interface SchedulerContext {
-  leaseDurationMs: number;
-  standbyRetryMs: number;
-  /** Last record seen per live schedule actor (the actor's id is the schedule id). */
-  /** The schedules with a live actor, with the record each was spawned with (later records go to the actor). */
-  schedules: Record<string, { schedule: ScheduleRecord; recordRevision: number }>;
+  maxFirings: number;
+  /** Ids of the schedules firing now (sorted). */
+  firing: string[];
+  /** Partitions held (sorted). */
+  partitions: number[];
 }
 
-const CHILD_EVENT = /^xstate\.(done|error)\.actor\.(.+)$/;
+const CHILD_ERROR = 'xstate.error.actor.';
 
-function childScheduleId(context: SchedulerContext, eventType: string): string | undefined {
-  const id = CHILD_EVENT.exec(eventType)?.[2];
-  return id !== undefined && id in context.schedules ? id : undefined;
+function crashedScheduleId(context: SchedulerContext, eventType: string): string | undefined {
+  if (!eventType.startsWith(CHILD_ERROR)) return undefined;
+  const id = eventType.slice(CHILD_ERROR.length);
+  return sortedHas(context.firing, id) ? id : undefined;
 }
 
-function scheduleInput(context: SchedulerContext, entry: { schedule: ScheduleRecord; recordRevision: number }): ScheduleInput {
-  return {
-    schedule: entry.schedule,
-    recordRevision: entry.recordRevision,
-    leaseDurationMs: context.leaseDurationMs,
-    standbyRetryMs: context.standbyRetryMs,
-  };
-}
-
-/** Placeholder schedule logic: the runtime provides createScheduleMachine(realDeps).provide(...). */
-const unprovidedSchedule = createScheduleMachine({
-  nextFireTime: () => {
-    throw new EffectNotProvidedError('scheduler', 'schedule (nextFireTime)');
-  },
-  random: () => {
-    throw new EffectNotProvidedError('scheduler', 'schedule (random)');
-  },
-});
+const dueId = ({ event }: { event: SchedulerMachineEvent }): { scheduleId: string } => {
+  assertEvent(event, 'FIRE_DUE');
+  return { scheduleId: event.scheduleId };
+};
 
 export const schedulerMachine = setup({
   types: {} as { context: SchedulerContext; events: SchedulerMachineEvent; input: SchedulerInput; emitted: ScheduleCrashedEvent },
-  actors: { schedule: unprovidedSchedule },
   guards: {
-    isKnownSchedule: ({ context, event }) =>
-      (event.type === 'SCHEDULE_UPDATED' && event.schedule.id in context.schedules) ||
-      (event.type === 'SCHEDULE_REMOVED' && event.scheduleId in context.schedules),
-    isScheduleEnd: ({ context, event }) => childScheduleId(context, event.type) !== undefined,
-    noSchedules: ({ context }) => Object.keys(context.schedules).length === 0,
+    isFiring: ({ context, event }) => event.type === 'FIRE_DUE' && sortedHas(context.firing, event.scheduleId),
+    hasFiringSlot: ({ context }) => context.firing.length < context.maxFirings,
+    isFiringEnd: ({ context, event }) => event.type === 'FIRING_ENDED' && sortedHas(context.firing, event.output.scheduleId),
+    isCrash: ({ context, event }) => crashedScheduleId(context, event.type) !== undefined,
+    noFirings: ({ context }) => context.firing.length === 0,
   },
   actions: {
-    spawnSchedule: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, 'SCHEDULE_UPDATED');
-      const entry = { schedule: event.schedule, recordRevision: event.recordRevision };
-      enqueue.spawnChild('schedule', { id: event.schedule.id, input: scheduleInput(context, entry) });
-      enqueue.assign({ schedules: { ...context.schedules, [event.schedule.id]: entry } });
+    // ---- effects (provided by src/actors) ----
+    /** Effect: run a schedule actor for this firing, with the scheduler as its parent. */
+    startFiring: (_, _params: { scheduleId: string }) => {},
+    /** Effect: no slot free — the host offers this schedule again a moment later. */
+    deferFiring: (_, _params: { scheduleId: string }) => {},
+    /** Effect: the host books where the schedule stands and re-arms its timer heap. */
+    firingEnded: (_, _params: { output: ScheduleOutput | null; scheduleId: string }) => {},
+
+    recordFiring: assign(({ context, event }) => {
+      assertEvent(event, 'FIRE_DUE');
+      const firing = context.firing.slice();
+      firing.splice(-sortedIndexOf(firing, event.scheduleId) - 1, 0, event.scheduleId);
+      return { firing };
     }),
-    forwardUpdate: enqueueActions(({ event, enqueue }) => {
-      assertEvent(event, 'SCHEDULE_UPDATED');
-      // The schedule actor keeps the newest record itself. Not copying the map here matters: every
-      // fire advances its record, so with 1,000 schedules firing each second a copy per update
-      // was a million property copies a second (the top entry of the profile).
-      enqueue.sendTo(event.schedule.id, event);
+    forgetFiring: assign(({ context, event }) => {
+      const id = event.type === 'FIRING_ENDED' ? event.output.scheduleId : (crashedScheduleId(context, event.type) ?? '');
+      return { firing: sortedWithout(context.firing, id) as string[] };
     }),
-    forwardRemoval: enqueueActions(({ event, enqueue }) => {
-      assertEvent(event, 'SCHEDULE_REMOVED');
-      enqueue.sendTo(event.scheduleId, { type: 'SCHEDULE_REMOVED' });
-    }),
-    forgetSchedule: enqueueActions(({ context, event, enqueue }) => {
-      const id = childScheduleId(context, event.type);
-      if (id === undefined) return;
-      const { [id]: _ended, ...rest } = context.schedules;
-      enqueue.stopChild(id);
-      enqueue.assign({ schedules: rest });
+    recordPartitions: assign(({ event }) => {
+      assertEvent(event, 'PARTITIONS_CHANGED');
+      return { partitions: event.partitions };
     }),
     reportCrash: emit(({ context, event }): ScheduleCrashedEvent => ({
       type: 'SCHEDULE_CRASHED',
-      scheduleId: childScheduleId(context, event.type) ?? '',
+      scheduleId: crashedScheduleId(context, event.type) ?? '',
       error: 'error' in event ? event.error : undefined,
     })),
-    stopSchedules: enqueueActions(({ context, enqueue }) => {
-      for (const id of Object.keys(context.schedules)) enqueue.sendTo(id, { type: 'STOP' });
-    }),
-    forwardRestored: enqueueActions(({ context, enqueue }) => {
-      for (const id of Object.keys(context.schedules)) enqueue.sendTo(id, { type: 'RESTORED' });
-    }),
   },
 }).createMachine({
   id: 'scheduler',
   context: ({ input }) => {
-    const leaseDurationMs = input.leaseDurationMs ?? 30_000;
-    leaseTiming('scheduler', leaseDurationMs);
-    const standbyRetryMs = input.standbyRetryMs ?? leaseDurationMs;
-    if (!(standbyRetryMs > 0)) {
-      throw new InvalidMachineInputError('scheduler', 'standbyRetryMs', standbyRetryMs, 'use a positive ms value');
+    const maxFirings = input.maxFirings ?? 256;
+    if (!(Number.isInteger(maxFirings) && maxFirings >= 1)) {
+      throw new InvalidMachineInputError('scheduler', 'maxFirings', maxFirings, 'use an integer ≥ 1 (default 256)');
     }
-    return { leaseDurationMs, standbyRetryMs, schedules: {} };
+    return { maxFirings, firing: [], partitions: [] };
   },
   initial: 'active',
   on: {
-    'xstate.done.actor.*': { guard: 'isScheduleEnd', actions: 'forgetSchedule' },
-    'xstate.error.actor.*': { guard: 'isScheduleEnd', actions: ['reportCrash', 'forgetSchedule'] },
-    RESTORED: { actions: 'forwardRestored' },
+    FIRING_ENDED: {
+      guard: 'isFiringEnd',
+      actions: ['forgetFiring', { type: 'firingEnded', params: ({ event }) => ({ output: event.output, scheduleId: event.output.scheduleId }) }],
+    },
+    'xstate.error.actor.*': {
+      guard: 'isCrash',
+      actions: [
+        'reportCrash',
+        { type: 'firingEnded', params: ({ context, event }) => ({ output: null, scheduleId: crashedScheduleId(context, event.type) ?? '' }) },
+        'forgetFiring',
+      ],
+    },
+    PARTITIONS_CHANGED: { actions: 'recordPartitions' },
   },
   states: {
     active: {
       on: {
-        SCHEDULE_UPDATED: [{ guard: 'isKnownSchedule', actions: 'forwardUpdate' }, { actions: 'spawnSchedule' }],
-        SCHEDULE_REMOVED: { guard: 'isKnownSchedule', actions: 'forwardRemoval' },
+        FIRE_DUE: [
+          { guard: 'isFiring' },
+          { guard: 'hasFiringSlot', actions: ['recordFiring', { type: 'startFiring', params: dueId }] },
+          { actions: { type: 'deferFiring', params: dueId } },
+        ],
         STOP: 'stopping',
       },
     },
     stopping: {
-      entry: 'stopSchedules',
-      always: { guard: 'noSchedules', target: 'stopped' },
+      always: { guard: 'noFirings', target: 'stopped' },
     },
     stopped: { type: 'final' },
   },

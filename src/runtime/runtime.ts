@@ -27,7 +27,7 @@ import { assertPlainData } from './plain-data.js';
 import { ResultWaiters } from './result-waiters.js';
 import { assertCapacity, resolveRuntimeOptions, type ResolvedRuntimeOptions, type RuntimeOptions } from './runtime-options.js';
 import { ScheduleOperations, type AddScheduleOptions, type ResumeOptions } from './schedule-operations.js';
-import { normaliseTask, type RegisteredTask, type TaskFunction, type TaskOptions } from './task-registry.js';
+import { assertPriority, normaliseTask, type RegisteredTask, type TaskFunction, type TaskOptions } from './task-registry.js';
 
 export interface AddJobOptions {
   /** Job id; must be unused. @defaultValue a random UUID */
@@ -36,6 +36,8 @@ export interface AddJobOptions {
   args?: unknown;
   /** How long the result is kept. @defaultValue the runtime's defaultResultTtl ('1d') */
   resultTtl?: DurationLike;
+  /** > 0 high, 0 normal, < 0 low. @defaultValue the task's priority when registered on this node, else 0 */
+  priority?: number;
 }
 
 export interface GetJobResultOptions {
@@ -166,7 +168,7 @@ export class Runtime {
       // DRAIN: running jobs finish; STOP: they are handed back. Either way schedules are released.
       this.running.actor.send({ type: opts.drain === false ? 'STOP' : 'DRAIN' });
       await this.running.stopped;
-      this.running.detach();
+      await this.running.detach();
       this.running.actor.stop();
     }
     if (wasStarted) {
@@ -356,14 +358,16 @@ export class Runtime {
   }
 
   /** This node's live view (for status tools and tests). */
-  get status(): { lifecycle: Lifecycle; running: number; capacity: number; worker: string | null; schedules: number } {
+  get status(): { lifecycle: Lifecycle; running: number; capacity: number; worker: string | null; schedules: number; partitions: number[] } {
     const snapshot = this.running?.worker()?.getSnapshot() as { context: { running: string[] }; value: unknown } | undefined;
+    const value = snapshot?.value;
     return {
       lifecycle: this.lifecycle,
       running: snapshot?.context.running.length ?? 0,
       capacity: this.opts.maxConcurrentJobs,
-      worker: snapshot ? JSON.stringify(snapshot.value) : null,
-      schedules: Object.keys((this.running?.actor.getSnapshot().children['scheduler']?.getSnapshot() as { children?: object } | undefined)?.children ?? {}).length,
+      worker: value === undefined ? null : typeof value === 'string' ? value : JSON.stringify(value),
+      schedules: this.running?.schedules?.size ?? 0,
+      partitions: this.running?.partitions?.held() ?? [],
     };
   }
 
@@ -392,7 +396,7 @@ export class Runtime {
     if (typeof id !== 'string' || id.length === 0) throw new InvalidOptionError('id', 'must be a non-empty string');
     assertTaskName(opts.task);
     assertPlainData(opts.args, 'args');
-    return {
+    const record: JobRecord = {
       id,
       task: opts.task,
       args: opts.args ?? null,
@@ -400,6 +404,9 @@ export class Runtime {
       attempt: 1,
       resultTtlMs: opts.resultTtl === undefined ? this.opts.defaultResultTtlMs : parseDuration(opts.resultTtl, 'resultTtl'),
     };
+    const priority = opts.priority === undefined ? this.tasks.get(opts.task)?.priority ?? 0 : assertPriority(opts.priority, 'priority');
+    if (priority !== 0) record.priority = priority;
+    return record;
   }
 
   private emit<T extends RuntimeEventType>(type: T, fields: EventFields<T>): void {

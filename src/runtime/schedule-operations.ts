@@ -6,10 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { parseDuration, type DurationLike } from '../duration.js';
 import { ConflictingIdError, InvalidOptionError, ScheduleLookupError } from '../errors.js';
 import { CoalescePolicy, type ScheduleRecord } from '../records.js';
+import { CorruptRecordError } from '../store/index.js';
 import { assertTrigger, nextFireTime, type Trigger } from '../triggers/index.js';
 import type { NodeContext } from './node-context.js';
 import { withinPayloadLimit } from './payload-limit.js';
 import { assertPlainData } from './plain-data.js';
+import { assertPriority } from './task-registry.js';
 
 export interface AddScheduleOptions {
   /** Schedule id. @defaultValue a random UUID */
@@ -27,6 +29,8 @@ export interface AddScheduleOptions {
   maxJitter?: DurationLike;
   /** What to do when the id exists: keep it, replace it, or throw ConflictingIdError. @defaultValue 'keep' (as APScheduler 4: re-adding a schedule at every boot is harmless) */
   onConflict?: 'keep' | 'replace' | 'error';
+  /** Priority of its jobs: > 0 high, 0 normal, < 0 low. @defaultValue the task's priority on the firing node, else 0 */
+  priority?: number;
 }
 
 export interface ResumeOptions {
@@ -68,6 +72,7 @@ export class ScheduleOperations {
       lastFireTime: null,
       createdAt: now,
     };
+    if (opts.priority !== undefined) record.priority = assertPriority(opts.priority, 'priority');
     const repo = this.node.backend.schedules;
     const what = `schedule "${id}" (its args and trigger)`;
     const created = await withinPayloadLimit(what, () => repo.create(record));
@@ -95,11 +100,27 @@ export class ScheduleOperations {
     return items.map((s) => s.record).sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /** Removes a schedule; false (nothing written, nothing announced) when there is none. */
   async remove(id: string): Promise<boolean> {
-    const stored = await this.node.backend.schedules.get(id).catch(() => null);
-    const removed = await this.node.backend.schedules.delete(id);
-    if (removed) this.node.emit('ScheduleRemoved', stored ? { scheduleId: id, task: stored.record.task } : { scheduleId: id });
-    return removed && stored !== null;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      let stored;
+      try {
+        stored = await this.node.backend.schedules.get(id);
+      } catch (error) {
+        if (!(error instanceof CorruptRecordError)) throw error;
+        // Unreadable: remove it all the same (it can never fire).
+        await this.node.backend.schedules.delete(id);
+        this.node.emit('ScheduleRemoved', { scheduleId: id });
+        return true;
+      }
+      if (!stored) return false;
+      if (await this.node.backend.schedules.delete(id, stored.revision)) {
+        this.node.emit('ScheduleRemoved', { scheduleId: id, task: stored.record.task });
+        return true;
+      }
+      // A scheduler advanced it meanwhile: read it again.
+    }
+    throw new Error(`schedule "${id}" kept changing while it was being removed; try again`);
   }
 
   pause(id: string): Promise<ScheduleRecord> {

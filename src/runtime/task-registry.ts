@@ -33,6 +33,11 @@ export interface TaskOptions {
   retry?: { attempts: number; backoff?: DurationLike | { initial: DurationLike; max?: DurationLike; factor?: number } };
   /** Default start deadline of this task's scheduled jobs after their fire time. @defaultValue none */
   misfireGraceTime?: DurationLike;
+  /**
+   * Default priority of this task's jobs when the node adding them (or firing their schedule) has
+   * the task registered: > 0 high, 0 normal, < 0 low. @defaultValue 0
+   */
+  priority?: number;
 }
 
 export interface RegisteredTask {
@@ -42,6 +47,7 @@ export interface RegisteredTask {
   timeoutMs: number | null;
   retry: RetryPolicy | null;
   misfireGraceTimeMs: number | null;
+  priority: number;
 }
 
 const TASK_NAME = /^[^\s]{1,200}$/;
@@ -66,6 +72,7 @@ export function normaliseTask(name: string, fn: TaskFunction, opts: TaskOptions 
     retry: opts.retry === undefined ? null : normaliseRetry(name, opts.retry),
     misfireGraceTimeMs:
       opts.misfireGraceTime === undefined ? null : parseDuration(opts.misfireGraceTime, `misfireGraceTime of task "${name}"`),
+    priority: opts.priority === undefined ? 0 : assertPriority(opts.priority, `priority of task "${name}"`),
   };
 }
 
@@ -87,4 +94,12 @@ function normaliseRetry(task: string, retry: NonNullable<TaskOptions['retry']>):
   }
   const fixedMs = parseDuration(backoff as DurationLike, `${field}.backoff`);
   return { attempts: retry.attempts, backoff: { initialMs: fixedMs, maxMs: fixedMs, factor: 1 } };
+}
+
+/** A priority is a finite number (> 0 high, 0 normal, < 0 low); returns it. */
+export function assertPriority(priority: unknown, what: string): number {
+  if (typeof priority !== 'number' || !Number.isFinite(priority)) {
+    throw new InvalidOptionError(what, `must be a finite number (> 0 high, 0 normal, < 0 low), got ${JSON.stringify(priority)}`);
+  }
+  return priority;
 }

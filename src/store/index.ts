@@ -3,7 +3,8 @@ export { systemClock } from './clock.js';
 export type { StoreClock, TimerHandle } from './clock.js';
 export { encodeEvents, decodeEvents, SignalEventBus } from './event-bus.js';
 export type { EventBus } from './event-bus.js';
-export type { JobQueue, PublishOutcome, QueueDelivery, QueueFetchOptions, QueueMessage } from './job-queue.js';
+export { levelOrder, PRIORITY_LEVELS, priorityLevel } from './job-queue.js';
+export type { JobQueue, PriorityLevel, PublishOutcome, QueueDelivery, QueueFetchOptions, QueueMessage } from './job-queue.js';
 export { JobStore } from './job-store.js';
 export type { AcquireOutcome, CancelOutcome, JobDelivery, JobLease, JobLookup, ListedJob, ListJobsQuery, StoredJobState } from './job-store.js';
 export { keyMatches } from './kv-bucket.js';
@@ -20,7 +21,7 @@ export { RecordRepository } from './record-repository.js';
 export type { Listing, RecordFormat, Stored } from './record-repository.js';
 export { RuntimeEventType } from './runtime-event.js';
 export type { RuntimeEvent, RuntimeEventListener, RuntimeEventMap } from './runtime-event.js';
-export { ScheduleRepository } from './schedule-repository.js';
+export { partitionFilter, ScheduleRepository } from './schedule-repository.js';
 export { SignalChannel } from './signals.js';
 export type { SignalTransport } from './signals.js';
 export { BucketName, INTERNAL_LEASE_KEYS, resolveStoreOptions } from './store-backend.js';
@@ -46,6 +47,9 @@ export {
   encodeKeyToken,
   jobIdForFire,
   jobLeaseKey,
+  partitionLeaseKey,
+  SCHEDULE_PARTITIONS,
+  schedulePartition,
   scheduleLeaseKey,
   slotLeaseKey,
   validatePrefix,

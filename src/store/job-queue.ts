@@ -16,11 +16,33 @@
  *   is finished, so a lost ack only costs a redelivery that finds the job done.
  */
 
+/** Priority levels of the queue, highest first; a job's `priority` maps to one (see `priorityLevel`). */
+export const PRIORITY_LEVELS = ['high', 'normal', 'low'] as const;
+export type PriorityLevel = (typeof PRIORITY_LEVELS)[number];
+
+/** > 0 → high, 0 (or none) → normal, < 0 → low. */
+export function priorityLevel(priority: number | undefined): PriorityLevel {
+  if (priority === undefined || priority === 0) return 'normal';
+  return priority > 0 ? 'high' : 'low';
+}
+
+/**
+ * The order a worker's fetch visits the levels in: highest first, except that every
+ * `LOWER_FIRST_EVERY`-th fetch starts from the lowest — so with the higher levels always busy, the
+ * lower ones still get a share (they never starve), and with them idle a fetch costs nothing extra.
+ */
+export const LOWER_FIRST_EVERY = 8;
+export function levelOrder(fetchNumber: number): readonly PriorityLevel[] {
+  return fetchNumber % LOWER_FIRST_EVERY === LOWER_FIRST_EVERY - 1 ? ['low', 'normal', 'high'] : PRIORITY_LEVELS;
+}
+
 /** One job message to publish. */
 export interface QueueMessage {
   jobId: string;
   /** The encoded job record. */
   data: Uint8Array;
+  /** @defaultValue 'normal' */
+  level?: PriorityLevel;
 }
 
 /** What the queue did with a published message. */

@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { decodeRecord, encodeRecord } from '../codec/index.js';
 import type { DoneJobState, JobRecord, JobResult, JobState, QueuedJobState, RunningJobState } from '../records.js';
 import type { StoreClock } from './clock.js';
-import type { JobQueue, PublishOutcome, QueueDelivery, QueueFetchOptions } from './job-queue.js';
+import { priorityLevel, type JobQueue, type PublishOutcome, type QueueDelivery, type QueueFetchOptions } from './job-queue.js';
 import type { KvBucket } from './kv-bucket.js';
 import { LeaseLostReason, type LeaseLost } from './lease.js';
 import { SignalChannel, type SignalTransport } from './signals.js';
@@ -176,7 +176,7 @@ export class JobStore {
 
   /** Queues each record (one pipelined publish each); `duplicate` when its id was queued recently. */
   async add(records: readonly JobRecord[]): Promise<PublishOutcome[]> {
-    return this.queue.publish(records.map((job) => ({ jobId: job.id, data: encodeRecord('job', job) })));
+    return this.queue.publish(records.map((job) => ({ jobId: job.id, data: encodeRecord('job', job), level: priorityLevel(job.priority) })));
   }
 
   // ---- working ------------------------------------------------------------------------------

@@ -27,6 +27,10 @@ export interface RecordFormat<T> {
   /** Throws `DeserializationError` for bytes that are not a valid record. */
   decode(bytes: Uint8Array): T;
   idOf(record: T): string;
+  /** The KV key of an id. @defaultValue encodeKeyToken(id) */
+  keyOf?(id: string): string;
+  /** The id of a KV key, or null for a key this repository did not write. @defaultValue tryDecodeKeyToken(key) */
+  idOfKey?(key: string): string | null;
 }
 
 export class RecordRepository<T> {
@@ -39,7 +43,7 @@ export class RecordRepository<T> {
 
   /** The record `id`, or null. Throws `CorruptRecordError` (after reporting it) for undecodable bytes. */
   async get(id: string): Promise<Stored<T> | null> {
-    const entry = await this.bucket.get(encodeKeyToken(id));
+    const entry = await this.bucket.get(this.keyOf(id));
     if (!entry) return null;
     const decoded = this.#decode(entry);
     if (decoded instanceof CorruptRecordError) throw decoded;
@@ -79,7 +83,7 @@ export class RecordRepository<T> {
   /** Deletes `id` (only at `expectedRevision` when given); false when that revision is stale. */
   async delete(id: string, expectedRevision?: number): Promise<boolean> {
     try {
-      await this.bucket.delete(encodeKeyToken(id), expectedRevision === undefined ? {} : { revision: expectedRevision });
+      await this.bucket.delete(this.keyOf(id), expectedRevision === undefined ? {} : { revision: expectedRevision });
       return true;
     } catch (err) {
       if (err instanceof RevisionConflictError) return false;
@@ -87,10 +91,10 @@ export class RecordRepository<T> {
     }
   }
 
-  /** Every record; corrupt ones are reported and returned as failures, never thrown. */
-  async list(): Promise<Listing<T>> {
+  /** Every record (under the key filter, default all); corrupt ones are reported and returned as failures, never thrown. */
+  async list(filter = '>'): Promise<Listing<T>> {
     const listing: Listing<T> = { items: [], failures: [] };
-    for (const entry of await this.bucket.entries()) {
+    for (const entry of await this.bucket.entries(filter)) {
       const decoded = this.#decode(entry);
       if (decoded instanceof CorruptRecordError) listing.failures.push(decoded);
       else listing.items.push(decoded);
@@ -98,12 +102,23 @@ export class RecordRepository<T> {
     return listing;
   }
 
-  protected decodeEntry(entry: KvEntry): Stored<T> | CorruptRecordError {
+  /** Decodes an entry read elsewhere (a watch): the record, or the corrupt-record error (reported). */
+  decodeEntry(entry: KvEntry): Stored<T> | CorruptRecordError {
     return this.#decode(entry);
   }
 
+  /** The KV key of `id`. */
+  keyOf(id: string): string {
+    return this.format.keyOf ? this.format.keyOf(id) : encodeKeyToken(id);
+  }
+
+  /** The id of a KV key, or null for a key this repository did not write. */
+  idOfKey(key: string): string | null {
+    return this.format.idOfKey ? this.format.idOfKey(key) : tryDecodeKeyToken(key);
+  }
+
   #key(record: T): string {
-    return encodeKeyToken(this.format.idOf(record));
+    return this.keyOf(this.format.idOf(record));
   }
 
   #decode(entry: KvEntry): Stored<T> | CorruptRecordError {
@@ -112,7 +127,7 @@ export class RecordRepository<T> {
     } catch (err) {
       const cause =
         err instanceof DeserializationError ? err : new DeserializationError(this.label, String(err), { cause: err });
-      const id = tryDecodeKeyToken(entry.key) ?? entry.key;
+      const id = this.idOfKey(entry.key) ?? entry.key;
       const corrupt = new CorruptRecordError(this.label, id, entry.revision, cause);
       try {
         this.onCorrupt(corrupt);

@@ -96,6 +96,26 @@ export function jobIdForFire(scheduleId: string, fireTime: Date): string {
   return `${scheduleId}@${fireTime.toISOString()}`;
 }
 
+/**
+ * How many partitions schedules hash into. Fixed: it is part of the stored key layout (`p<NN>.…`)
+ * and every node must agree on it. 64 lets up to 64 scheduler nodes share the work, while a node's
+ * housekeeping (one lease renewal per held partition) stays small.
+ */
+export const SCHEDULE_PARTITIONS = 64;
+
+/** The partition of a schedule id: FNV-1a over its UTF-16 code units, mod SCHEDULE_PARTITIONS. */
+export function schedulePartition(scheduleId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < scheduleId.length; i++) {
+    hash ^= scheduleId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % SCHEDULE_PARTITIONS;
+}
+
+/** Lease key of a schedule partition: `partition.<NN>`. */
+export const partitionLeaseKey = (partition: number): string => `partition.${String(partition).padStart(2, '0')}`;
+
 const PREFIX_RE = /^[A-Za-z0-9_-]+$/;
 
 /** Checks a store prefix: it becomes part of bucket names and subjects, so `[A-Za-z0-9_-]+`. */

@@ -137,7 +137,7 @@ describe.each(STORE_KINDS)('bad input on the %s store', (kind) => {
     const fired: string[] = [];
     rt.on('JobAdded', (event) => event.scheduleId && fired.push(event.scheduleId));
     await rt.addSchedule({ id: 'good', task: 'echo', trigger: interval(300), args: 'tick' });
-    await rt.backend.buckets.schedules.put(encodeKeyToken('bad'), GARBAGE);
+    await rt.backend.buckets.schedules.put(rt.backend.schedules.keyOf('bad'), GARBAGE);
     // Several claim rounds (every leaseDuration/3) meet the corrupt record.
     await sleep(2 * LEASE_MS);
     const failures = events.filter((e) => e.type === 'ScheduleDeserializationFailed');

@@ -6,11 +6,12 @@
  * the message, and a fetch answers at once or waits for the first message.
  */
 import type { StoreClock, TimerHandle } from '../clock.js';
-import type { PublishOutcome, QueueDelivery, QueueFetchOptions, QueueMessage } from '../job-queue.js';
+import { levelOrder, PRIORITY_LEVELS, type PriorityLevel, type PublishOutcome, type QueueDelivery, type QueueFetchOptions, type QueueMessage } from '../job-queue.js';
 
 interface QueuedJob {
   seq: number;
   jobId: string;
+  level: PriorityLevel;
   data: Uint8Array;
   deliveryCount: number;
   /** ready: can be delivered; inflight: awaiting ack; delayed: nak'd with a delay. */
@@ -30,9 +31,9 @@ export class MemoryWorkQueue {
   readonly #byJob = new Map<string, number>();
   /** Message ids seen within the duplicate window, oldest first, with when they were published. */
   readonly #recentIds = new Map<string, number>();
-  /** Sequences that can be delivered, in delivery order (redeliveries go to the front, like NATS). */
-  #ready: number[] = [];
-  #readyHead = 0;
+  /** Per priority level, sequences that can be delivered, in delivery order (redeliveries go to the front, like NATS). */
+  readonly #ready = new Map<PriorityLevel, ReadyList>(PRIORITY_LEVELS.map((level) => [level, new ReadyList()]));
+  #fetches = 0;
   readonly #waiters: Waiter[] = [];
 
   constructor(
@@ -45,16 +46,16 @@ export class MemoryWorkQueue {
     const now = this.clock.now();
     this.#forgetOldIds(now);
     const out: PublishOutcome[] = [];
-    for (const { jobId, data } of messages) {
+    for (const { jobId, data, level = 'normal' } of messages) {
       if (this.#recentIds.has(jobId)) {
         out.push('duplicate');
         continue;
       }
       this.#recentIds.set(jobId, now);
       const seq = ++this.#lastSeq;
-      this.#jobs.set(seq, { seq, jobId, data: data.slice(), deliveryCount: 0, state: 'ready', timer: null });
+      this.#jobs.set(seq, { seq, jobId, level, data: data.slice(), deliveryCount: 0, state: 'ready', timer: null });
       this.#byJob.set(jobId, seq);
-      this.#ready.push(seq);
+      this.#readyList(level).push(seq);
       out.push('queued');
     }
     this.#serveWaiters();
@@ -114,25 +115,33 @@ export class MemoryWorkQueue {
     }
   }
 
+  #readyList(level: PriorityLevel): ReadyList {
+    return this.#ready.get(level) as ReadyList;
+  }
+
+  #anyReady(): boolean {
+    for (const list of this.#ready.values()) if (list.size > 0) return true;
+    return false;
+  }
+
   #serveWaiters(): void {
-    while (this.#waiters.length > 0 && this.#readyHead < this.#ready.length) {
+    while (this.#waiters.length > 0 && this.#anyReady()) {
       const waiter = this.#waiters.shift() as Waiter;
       waiter.resolve(this.#take(waiter.max));
     }
   }
 
+  /** Up to `max` deliveries, levels visited in the order of `levelOrder` (no level starves). */
   #take(max: number): QueueDelivery[] {
     const out: QueueDelivery[] = [];
-    while (out.length < max && this.#readyHead < this.#ready.length) {
-      const seq = this.#ready[this.#readyHead++] as number;
-      const job = this.#jobs.get(seq);
-      if (!job || job.state !== 'ready') continue;
-      out.push(this.#deliver(job));
-    }
-    // Compact once the consumed head dominates, so the array does not grow without bound.
-    if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
-      this.#ready = this.#ready.slice(this.#readyHead);
-      this.#readyHead = 0;
+    for (const level of levelOrder(this.#fetches++)) {
+      const list = this.#readyList(level);
+      while (out.length < max && list.size > 0) {
+        const job = this.#jobs.get(list.shift());
+        if (!job || job.state !== 'ready') continue;
+        out.push(this.#deliver(job));
+      }
+      if (out.length >= max) break;
     }
     return out;
   }
@@ -182,8 +191,7 @@ export class MemoryWorkQueue {
     if (this.#jobs.get(job.seq) !== job) return;
     this.#disarm(job);
     job.state = 'ready';
-    if (this.#readyHead > 0) this.#ready[--this.#readyHead] = job.seq;
-    else this.#ready.unshift(job.seq);
+    this.#readyList(job.level).unshift(job.seq);
     this.#serveWaiters();
   }
 
@@ -195,5 +203,34 @@ export class MemoryWorkQueue {
   #disarm(job: QueuedJob): void {
     if (job.timer !== null) this.clock.clearTimeout(job.timer);
     job.timer = null;
+  }
+}
+
+/** A FIFO of sequences with O(1) shift and unshift (a head index into an array, compacted now and then). */
+class ReadyList {
+  #items: number[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(seq: number): void {
+    this.#items.push(seq);
+  }
+
+  unshift(seq: number): void {
+    if (this.#head > 0) this.#items[--this.#head] = seq;
+    else this.#items.unshift(seq);
+  }
+
+  shift(): number {
+    const seq = this.#items[this.#head++] as number;
+    // Compact once the consumed head dominates, so the array does not grow without bound.
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return seq;
   }
 }

@@ -2,8 +2,11 @@
  * The dispatch queue on JetStream: a work-queue stream `<prefix>_dispatch` whose messages carry the
  * encoded job record on the subject `<prefix>.dispatch.<level>.<job token>` (one subject per job,
  * so a queued job can be looked up by id), deduplicated by job id (`Nats-Msg-Id`) within the
- * stream's duplicate window, and ONE durable pull consumer `<prefix>_workers` that every worker
- * pulls from, so the server splits jobs among workers.
+ * stream's duplicate window, and per priority level ONE durable pull consumer
+ * `<prefix>_workers_<level>` (filtered on its level) that every worker pulls from, so the server
+ * splits jobs among workers. A fetch visits the levels highest first (every 8th from the lowest, so
+ * none starves), skips for a moment a level it just found empty, and when every level is empty waits
+ * on all of them at once.
  *
  * Fetching speaks the pull protocol directly (`$JS.API.CONSUMER.MSG.NEXT`) instead of the client's
  * `consumer.fetch`, because that fetch only returns once the batch is full or `expires` (>= 1 s)
@@ -15,7 +18,7 @@
  */
 import { AckPolicy, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { createInbox, nanos, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import type { JobQueue, PublishOutcome, QueueDelivery, QueueFetchOptions, QueueMessage } from '../job-queue.js';
+import { levelOrder, PRIORITY_LEVELS, type JobQueue, type PriorityLevel, type PublishOutcome, type QueueDelivery, type QueueFetchOptions, type QueueMessage } from '../job-queue.js';
 import { RecordTooLargeError, StoreClosedError, StoreConfigError } from '../store-errors.js';
 import type { JetStreamRequests } from './jetstream-requests.js';
 import { encodeKeyToken, tryDecodeKeyToken } from '../store-keys.js';
@@ -25,6 +28,7 @@ export interface QueueNames {
   stream: string;
   /** Subject prefix of job messages: `<subjectPrefix>.<level>.<job token>`. */
   subjectPrefix: string;
+  /** Consumer name prefix: one consumer `<consumer>_<level>` per priority level. */
   consumer: string;
   /** The connection's inbox prefix, when permissions require one. */
   inboxPrefix?: string;
@@ -42,11 +46,13 @@ const NAK = utf8.encode('-NAK');
 const WORKING = utf8.encode('+WPI');
 const TERM = utf8.encode('+TERM');
 
-/** The one priority level of this version (levels are a subject token, so more can be added). */
-const DEFAULT_LEVEL = 'n';
+/** A level found empty is skipped by the next fetches for this long (a long poll still waits on it). */
+const EMPTY_LEVEL_HINT_MS = 25;
 
 export class NatsJobQueue implements JobQueue {
-  readonly #nextSubject: string;
+  readonly #nextSubjects: Record<PriorityLevel, string>;
+  #emptyUntil: Record<PriorityLevel, number> = { high: 0, normal: 0, low: 0 };
+  #fetches = 0;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -55,7 +61,8 @@ export class NatsJobQueue implements JobQueue {
     private readonly names: QueueNames,
     private readonly config: QueueConfig,
   ) {
-    this.#nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${names.stream}.${names.consumer}`;
+    const next = (level: PriorityLevel): string => `$JS.API.CONSUMER.MSG.NEXT.${names.stream}.${names.consumer}_${level}`;
+    this.#nextSubjects = { high: next('high'), normal: next('normal'), low: next('low') };
   }
 
   /** Creates the stream and the shared consumer if absent; refuses existing ones that do not fit. */
@@ -79,32 +86,46 @@ export class NatsJobQueue implements JobQueue {
         duplicate_window: nanos(config.duplicateWindowMs),
       });
     }
+    // The single unfiltered consumer of versions before priorities would overlap the per-level ones.
     try {
-      const info = await jsm.consumers.info(names.stream, names.consumer);
-      const existingMs = Math.round((info.config.ack_wait ?? 30_000_000_000) / 1_000_000);
-      if (existingMs !== config.ackWaitMs) {
-        throw new StoreConfigError(
-          `consumer "${names.consumer}" exists with ack wait ${existingMs} ms but this node needs ${config.ackWaitMs} ms: ` +
-            'open every node with the same leaseDurationMs/ackWaitMs',
-        );
-      }
+      await jsm.consumers.info(names.stream, names.consumer);
+      throw new StoreConfigError(
+        `consumer "${names.consumer}" on stream "${names.stream}" is from an older jobchart (one consumer for all jobs): ` +
+          'delete it (nats consumer rm) — this version has one consumer per priority level',
+      );
     } catch (err) {
       if (!isConsumerNotFound(err)) throw err;
-      await jsm.consumers.add(names.stream, {
-        durable_name: names.consumer,
-        ack_policy: AckPolicy.Explicit,
-        ack_wait: nanos(config.ackWaitMs),
-        // Jobs are retried by the runtime's policy, never dropped by the queue.
-        max_deliver: -1,
-        // The default (1000) would cap the jobs running across the whole cluster.
-        max_ack_pending: -1,
-      });
+    }
+    for (const level of PRIORITY_LEVELS) {
+      const name = `${names.consumer}_${level}`;
+      try {
+        const info = await jsm.consumers.info(names.stream, name);
+        const existingMs = Math.round((info.config.ack_wait ?? 30_000_000_000) / 1_000_000);
+        if (existingMs !== config.ackWaitMs) {
+          throw new StoreConfigError(
+            `consumer "${name}" exists with ack wait ${existingMs} ms but this node needs ${config.ackWaitMs} ms: ` +
+              'open every node with the same leaseDurationMs/ackWaitMs',
+          );
+        }
+      } catch (err) {
+        if (!isConsumerNotFound(err)) throw err;
+        await jsm.consumers.add(names.stream, {
+          durable_name: name,
+          filter_subject: `${names.subjectPrefix}.${level}.>`,
+          ack_policy: AckPolicy.Explicit,
+          ack_wait: nanos(config.ackWaitMs),
+          // Jobs are retried by the runtime's policy, never dropped by the queue.
+          max_deliver: -1,
+          // The default (1000) would cap the jobs running across the whole cluster.
+          max_ack_pending: -1,
+        });
+      }
     }
     return new NatsJobQueue(nc, requests, jsm, names, config);
   }
 
-  #subject(jobId: string): string {
-    return `${this.names.subjectPrefix}.${DEFAULT_LEVEL}.${encodeKeyToken(jobId)}`;
+  #subject(jobId: string, level: PriorityLevel): string {
+    return `${this.names.subjectPrefix}.${level}.${encodeKeyToken(jobId)}`;
   }
 
   async publish(messages: readonly QueueMessage[]): Promise<PublishOutcome[]> {
@@ -114,8 +135,8 @@ export class NatsJobQueue implements JobQueue {
       if (max !== undefined && data.length > max) throw new RecordTooLargeError(`job ${jobId}`, data.length, max);
     }
     return Promise.all(
-      messages.map(async ({ jobId, data }) => {
-        const ack = await this.requests.publish(this.#subject(jobId), data, { msgId: jobId });
+      messages.map(async ({ jobId, data, level = 'normal' }) => {
+        const ack = await this.requests.publish(this.#subject(jobId, level), data, { msgId: jobId });
         return ack.duplicate ? 'duplicate' : 'queued';
       }),
     );
@@ -124,11 +145,12 @@ export class NatsJobQueue implements JobQueue {
   async fetch(max: number, opts: QueueFetchOptions = {}): Promise<QueueDelivery[]> {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`fetch max must be an integer >= 1, got ${max}`);
     if (this.nc.isClosed()) throw new StoreClosedError('fetch');
+    const order = levelOrder(this.#fetches++);
+    let msgs = await this.#pullLevels(order, max, true);
     const expiresMs = opts.expiresMs ?? 0;
-    let msgs = await this.#pull(max, 0);
     if (msgs.length === 0 && expiresMs > 0 && !opts.signal?.aborted) {
-      msgs = await this.#pull(1, expiresMs, opts.signal);
-      if (msgs.length === 1 && max > 1) msgs = msgs.concat(await this.#pull(max - 1, 0));
+      msgs = await this.#waitOnAllLevels(expiresMs, opts.signal);
+      if (msgs.length === 1 && max > 1) msgs = msgs.concat(await this.#pullLevels(order, max - 1, false));
     }
     const out: QueueDelivery[] = [];
     for (const msg of msgs) {
@@ -139,10 +161,47 @@ export class NatsJobQueue implements JobQueue {
     return out;
   }
 
+  /** no_wait pulls through the levels in `order` until `max` are fetched (skipping levels just found empty). */
+  async #pullLevels(order: readonly PriorityLevel[], max: number, useHints: boolean): Promise<Msg[]> {
+    const got: Msg[] = [];
+    for (const level of order) {
+      if (got.length >= max) break;
+      if (useHints && Date.now() < this.#emptyUntil[level]) continue;
+      const msgs = await this.#pull(level, max - got.length, 0);
+      if (msgs.length === 0) this.#emptyUntil[level] = Date.now() + EMPTY_LEVEL_HINT_MS;
+      else got.push(...msgs);
+    }
+    return got;
+  }
+
+  /** A long poll (batch 1) on every level at once: the first delivery wins, the others are called off. */
+  async #waitOnAllLevels(expiresMs: number, signal?: AbortSignal): Promise<Msg[]> {
+    const race = new AbortController();
+    const stop = (): void => race.abort();
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      const polls = PRIORITY_LEVELS.map((level) =>
+        this.#pull(level, 1, expiresMs, race.signal).then((msgs) => {
+          if (msgs.length > 0) race.abort();
+          return msgs;
+        }),
+      );
+      const answers = await Promise.all(polls);
+      this.#emptyUntil = { high: 0, normal: 0, low: 0 };
+      // Several may have delivered at the same moment: keep them all (the caller asked for max >= 1).
+      return answers.flat();
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
+  }
+
   async peek(jobId: string): Promise<{ data: Uint8Array; seq: number } | null> {
     if (this.nc.isClosed()) throw new StoreClosedError('peek');
-    const msg = await this.requests.lastMessage(this.names.stream, this.#subject(jobId));
-    return msg ? { data: msg.data, seq: msg.seq } : null;
+    for (const level of PRIORITY_LEVELS) {
+      const msg = await this.requests.lastMessage(this.names.stream, this.#subject(jobId, level));
+      if (msg) return { data: msg.data, seq: msg.seq };
+    }
+    return null;
   }
 
   async messages(limit: number): Promise<{ jobId: string; data: Uint8Array; seq: number }[]> {
@@ -172,7 +231,7 @@ export class NatsJobQueue implements JobQueue {
    * the fetch gives up after a short grace and keeps listening a while longer only to hand late
    * deliveries straight back (nak) instead of leaving them to the ack wait.
    */
-  #pull(batch: number, waitMs: number, signal?: AbortSignal): Promise<Msg[]> {
+  #pull(level: PriorityLevel, batch: number, waitMs: number, signal?: AbortSignal): Promise<Msg[]> {
     // Closed meanwhile (between two pulls of one fetch): what was fetched so far is all there is.
     if (this.nc.isClosed()) return Promise.resolve([]);
     return new Promise((resolve) => {
@@ -208,7 +267,7 @@ export class NatsJobQueue implements JobQueue {
       signal?.addEventListener('abort', answer, { once: true });
       const body = waitMs > 0 ? { batch, expires: nanos(waitMs) } : { batch, no_wait: true };
       try {
-        this.nc.publish(this.#nextSubject, JSON.stringify(body), { reply: inbox });
+        this.nc.publish(this.#nextSubjects[level], JSON.stringify(body), { reply: inbox });
       } catch {
         stopListening(); // closed connection: nothing to fetch
       }

@@ -1,0 +1,277 @@
+/**
+ * Hosts this node's schedules: every schedule of the partitions it owns (PartitionKeeper) is kept in
+ * memory — its record and revision, loaded and kept current by a watch on the partition's keys
+ * (`p<NN>.>`) — and armed on ONE timer heap at its next fire time. When that time comes the heap
+ * sends FIRE_DUE to the scheduler actor, which asks this host to run a schedule actor for the firing
+ * (created with the scheduler as its parent); the firing's end re-arms the heap. Adding, updating or
+ * removing a schedule is O(log n) here; an idle schedule costs a map entry and a heap slot, no actor
+ * and no timer of its own.
+ *
+ * The schedule machine's effects live here too: publish the fires' jobs (deterministic ids, one
+ * pipelined publish each), the revision-checked advance, and a reload after a conflict.
+ */
+import { createActor, type AnyActorRef } from 'xstate';
+import { createScheduleMachine } from '../machines/schedule-machine.js';
+import type { AdvanceScheduleParams, LoadScheduleParams, PublishJobsParams, ScheduleEvent, ScheduleOutput } from '../machines/schedule-types.js';
+import type { JobRecord, ScheduleRecord } from '../records.js';
+import { CorruptRecordError, jobIdForFire, partitionFilter, schedulePartition, type KvChange } from '../store/index.js';
+import { nextFireTime } from '../triggers/index.js';
+import { assertTrigger } from '../triggers/index.js';
+import type { NodeContext } from '../runtime/node-context.js';
+import { TimerHeap } from './timer-heap.js';
+
+/** A firing that could not start (no slot) is offered again after this. */
+const DEFER_MS = 50;
+/** A firing that failed (store error) is tried again after this. */
+const RETRY_AFTER_FAILURE_MS = 1_000;
+
+interface HostedSchedule {
+  record: ScheduleRecord;
+  revision: number;
+  partition: number;
+  firing: AnyActorRef | null;
+}
+
+type Sender = (event: ScheduleEvent) => void;
+
+export class ScheduleHost {
+  readonly logic;
+  readonly #schedules = new Map<string, HostedSchedule>();
+  readonly #watches = new Map<number, () => void>();
+  readonly #heap: TimerHeap;
+  readonly #reportedCorrupt = new Set<string>();
+  #scheduler: AnyActorRef | null = null;
+  #stopped = false;
+
+  constructor(
+    private readonly node: NodeContext,
+    /** Whether this node still holds the partition (its lease cannot have run out). */
+    private readonly holds: (partition: number) => boolean,
+  ) {
+    const { backend } = node;
+    this.#heap = new TimerHeap(() => backend.clock.now(), (scheduleId) => this.#scheduler?.send({ type: 'FIRE_DUE', scheduleId }));
+    this.logic = createScheduleMachine({ nextFireTime, random: Math.random }).provide({
+      actions: {
+        publishJobs: ({ self }, params: PublishJobsParams) => void this.#publish(params, sender(self)),
+        advanceSchedule: ({ self }, params: AdvanceScheduleParams) => void this.#advance(params, sender(self)),
+        loadSchedule: ({ self }, params: LoadScheduleParams) => void this.#load(params, sender(self)),
+      },
+    });
+  }
+
+  /** Schedules held in memory. */
+  get size(): number {
+    return this.#schedules.size;
+  }
+
+  /** The scheduler actor that gets FIRE_DUE and hosts the schedule actors. */
+  attach(scheduler: AnyActorRef): void {
+    this.#scheduler = scheduler;
+  }
+
+  /** Starts hosting a partition: its schedules are loaded (and watched) and armed. */
+  async partitionAcquired(partition: number): Promise<void> {
+    if (this.#stopped || this.#watches.has(partition)) return;
+    const stop = await this.node.backend.buckets.schedules.watch(partitionFilter(partition), (change) => this.#onChange(partition, change), {
+      includeCurrent: true,
+    });
+    this.#watches.set(partition, stop);
+    // Released (or the node stopped) while the watch was being set up.
+    if (this.#stopped || !this.holds(partition)) this.partitionReleased(partition);
+  }
+
+  /** Stops hosting a partition: its schedules leave memory; a firing in flight is told. */
+  partitionReleased(partition: number): void {
+    this.#watches.get(partition)?.();
+    this.#watches.delete(partition);
+    for (const [id, hosted] of this.#schedules) {
+      if (hosted.partition !== partition) continue;
+      this.#heap.disarm(id);
+      this.#schedules.delete(id);
+      send(hosted.firing, { type: 'PARTITION_LOST' });
+    }
+  }
+
+  /** The scheduler's startFiring: a schedule actor for this firing, if the schedule is still ours. */
+  startFiring(scheduler: AnyActorRef, scheduleId: string): void {
+    // Created just after the scheduler's action, not inside it (its first transition assigns).
+    queueMicrotask(() => {
+      const hosted = this.#schedules.get(scheduleId);
+      if (!hosted || this.#stopped || !this.holds(hosted.partition)) {
+        scheduler.send({ type: 'FIRING_ENDED', output: { scheduleId, end: 'partition_lost', schedule: hosted?.record ?? null, recordRevision: hosted?.revision ?? 0, jobIds: [] } });
+        return;
+      }
+      const actor = createActor(this.logic, {
+        parent: scheduler,
+        id: scheduleId,
+        input: { schedule: hosted.record, recordRevision: hosted.revision, now: this.node.backend.clock.now() },
+      });
+      hosted.firing = actor;
+      actor.start();
+    });
+  }
+
+  /** The scheduler's deferFiring: no firing slot free now; offered again a moment later. */
+  deferFiring(scheduleId: string): void {
+    if (this.#schedules.has(scheduleId)) this.#heap.arm(scheduleId, this.node.backend.clock.now() + DEFER_MS);
+  }
+
+  /** The scheduler's firingEnded: book where the schedule stands and arm its next fire time. */
+  firingEnded(scheduleId: string, output: ScheduleOutput | null): void {
+    const hosted = this.#schedules.get(scheduleId);
+    if (!hosted) return;
+    hosted.firing = null;
+    if (output === null || output.end === 'failed') {
+      // A crash or a store failure: try again later (a redo publishes the same job ids).
+      if (output?.error) this.node.reportError(new Error(output.error), `firing schedule ${scheduleId}`);
+      this.#heap.arm(scheduleId, this.node.backend.clock.now() + RETRY_AFTER_FAILURE_MS);
+      return;
+    }
+    if (output.end === 'removed') {
+      this.#forget(scheduleId);
+      return;
+    }
+    if (output.end === 'partition_lost') return;
+    if (output.schedule && output.recordRevision >= hosted.revision) {
+      hosted.record = output.schedule;
+      hosted.revision = output.recordRevision;
+    }
+    this.#arm(scheduleId, hosted);
+  }
+
+  /** Stops every watch and the heap (the node is stopping). */
+  stop(): void {
+    this.#stopped = true;
+    for (const stop of this.#watches.values()) stop();
+    this.#watches.clear();
+    this.#heap.stop();
+  }
+
+  // ---- the partition watch ------------------------------------------------------------------
+
+  #onChange(partition: number, change: KvChange): void {
+    if (this.#stopped) return;
+    const repo = this.node.backend.schedules;
+    const scheduleId = repo.idOfKey(change.key);
+    if (scheduleId === null) return; // not a key this store writes
+    if (change.operation === 'delete') {
+      const hosted = this.#schedules.get(scheduleId);
+      if (hosted && change.revision > hosted.revision) this.#forget(scheduleId);
+      return;
+    }
+    const decoded = repo.decodeEntry({ key: change.key, value: change.value, revision: change.revision });
+    if (decoded instanceof CorruptRecordError) {
+      this.#reportCorrupt(scheduleId, change.revision, decoded.message);
+      return;
+    }
+    try {
+      assertTrigger(decoded.record.trigger);
+    } catch (error) {
+      this.#reportCorrupt(scheduleId, change.revision, error instanceof Error ? error.message : String(error));
+      return;
+    }
+    const hosted = this.#schedules.get(scheduleId);
+    if (hosted && change.revision <= hosted.revision) return; // our own advance coming back, or older
+    const next: HostedSchedule = hosted ?? { record: decoded.record, revision: decoded.revision, partition, firing: null };
+    next.record = decoded.record;
+    next.revision = decoded.revision;
+    this.#schedules.set(scheduleId, next);
+    this.#arm(scheduleId, next);
+  }
+
+  #reportCorrupt(scheduleId: string, revision: number, message: string): void {
+    const tag = `${scheduleId}@${revision}`;
+    if (this.#reportedCorrupt.has(tag)) return;
+    this.#reportedCorrupt.add(tag);
+    this.node.emit('ScheduleDeserializationFailed', { scheduleId, error: message });
+  }
+
+  #arm(scheduleId: string, hosted: HostedSchedule): void {
+    const { record } = hosted;
+    if (record.paused || record.nextFireTime === null) this.#heap.disarm(scheduleId);
+    else this.#heap.arm(scheduleId, record.nextFireTime.getTime());
+  }
+
+  #forget(scheduleId: string): void {
+    this.#heap.disarm(scheduleId);
+    this.#schedules.delete(scheduleId);
+  }
+
+  // ---- effects of the schedule machine ------------------------------------------------------
+
+  async #publish({ schedule, fires }: PublishJobsParams, send: Sender): Promise<void> {
+    const { backend, defaultResultTtlMs, tasks } = this.node;
+    const createdAt = new Date(backend.clock.now());
+    const priority = schedule.priority ?? tasks.get(schedule.task)?.priority ?? 0;
+    const jobs = fires.map((fire) => {
+      const job: JobRecord = {
+        id: jobIdForFire(schedule.id, fire.fireTime),
+        task: schedule.task,
+        args: schedule.args,
+        createdAt,
+        scheduleId: schedule.id,
+        scheduledFireTime: fire.fireTime,
+        attempt: 1,
+        resultTtlMs: defaultResultTtlMs,
+      };
+      if (fire.startDeadline) job.startDeadline = fire.startDeadline;
+      if (fire.jitterMs > 0) job.notBefore = fire.runAt;
+      if (priority !== 0) job.priority = priority;
+      return job;
+    });
+    try {
+      // G4: the fire's deterministic id is the message id, so a second publish of the same fire
+      // time is dropped as a duplicate (and a worker drops one beyond the dedup window).
+      const outcomes = await backend.jobs.add(jobs);
+      if (backend.events.wanted()) {
+        jobs.forEach((job, i) => {
+          if (outcomes[i] === 'queued') this.node.emit('JobAdded', { jobId: job.id, task: job.task, scheduleId: schedule.id, scheduledFireTime: job.scheduledFireTime as Date });
+        });
+      }
+      send({ type: 'JOBS_PUBLISHED', jobIds: jobs.map((job) => job.id) });
+    } catch (error) {
+      send({ type: 'EFFECT_FAILED', error: messageOf(error) });
+    }
+  }
+
+  async #advance({ schedule, recordRevision, nextFireTime: next, lastFireTime }: AdvanceScheduleParams, send: Sender): Promise<void> {
+    const advanced: ScheduleRecord = { ...schedule, nextFireTime: next, lastFireTime };
+    try {
+      const written = await this.node.backend.schedules.update(advanced, recordRevision);
+      if (!written) return send({ type: 'ADVANCE_CONFLICT' });
+      if (next === null) this.node.emit('ScheduleUpdated', { scheduleId: schedule.id, task: schedule.task, nextFireTime: null });
+      send({ type: 'SCHEDULE_ADVANCED', recordRevision: written.revision });
+    } catch (error) {
+      send({ type: 'EFFECT_FAILED', error: messageOf(error) });
+    }
+  }
+
+  async #load({ scheduleId }: LoadScheduleParams, send: Sender): Promise<void> {
+    try {
+      const stored = await this.node.backend.schedules.get(scheduleId);
+      if (!stored) return send({ type: 'SCHEDULE_GONE' });
+      send({ type: 'SCHEDULE_LOADED', schedule: stored.record, recordRevision: stored.revision, now: this.node.backend.clock.now() });
+    } catch (error) {
+      if (error instanceof CorruptRecordError) {
+        this.#reportCorrupt(scheduleId, error.revision, error.message);
+        return send({ type: 'SCHEDULE_GONE' });
+      }
+      send({ type: 'EFFECT_FAILED', error: messageOf(error) });
+    }
+  }
+}
+
+/** The partition a hosted schedule belongs to (exported for tests and tools). */
+export { schedulePartition };
+
+function sender(self: AnyActorRef): Sender {
+  return (event) => send(self, event);
+}
+
+function send(actor: AnyActorRef | null, event: ScheduleEvent): void {
+  if (actor && actor.getSnapshot().status === 'active') actor.send(event);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
