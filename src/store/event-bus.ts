@@ -2,9 +2,9 @@
  * Publishing and receiving runtime events, cluster-wide and at most once.
  *
  * Events are off the hot path unless someone listens:
- * - a node with listeners says so on the `interest` channel (at once, then every few seconds), and
- *   every node publishes events only while such a word is fresh (`wanted()`), so a cluster where
- *   nobody listens spends nothing on them;
+ * - a node with listeners says so (interest.ts: at once, then every few seconds), and every node
+ *   publishes events only while such a word is fresh (`wanted()`), so a cluster where nobody listens
+ *   spends nothing on them;
  * - a node collects what it publishes during one turn of the event loop and sends it as ONE message
  *   on the `events` channel (msgpack, Dates preserved);
  * - a node listens to that channel only while it has listeners of its own.
@@ -16,6 +16,7 @@
  */
 import { Packr } from 'msgpackr';
 import { RuntimeEventType, type RuntimeEvent, type RuntimeEventListener, type RuntimeEventMap } from './runtime-event.js';
+import { InterestTracker } from './interest.js';
 import { SignalChannel, type SignalTransport } from './signals.js';
 
 export interface EventBus {
@@ -33,21 +34,11 @@ export interface EventBus {
   close(): void;
 }
 
-/** How often a node with listeners repeats that it listens. */
-export const INTEREST_ANNOUNCE_MS = 5_000;
-/** How long a word of interest keeps publishers publishing. */
-export const INTEREST_TTL_MS = 3 * INTEREST_ANNOUNCE_MS;
-/**
- * A node that just opened publishes for this long whatever it hears: it asks "who listens?" at
- * once, and the answers take a round trip; its first events (TaskAdded, NodeStarted) must not wait.
- */
-export const INTEREST_GRACE_MS = 500;
+/** The interest topic of runtime events (see interest.ts). */
+export const EVENTS_TOPIC = 'events';
 
 const EVENT_VERSION = 2;
 const BATCH_KEY = 'batch';
-const INTEREST_KEY = 'listening';
-const QUERY_KEY = 'query';
-const NO_DATA = new Uint8Array(0);
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 const knownTypes = new Set<string>(Object.values(RuntimeEventType));
 
@@ -85,32 +76,24 @@ export class SignalEventBus implements EventBus {
   #pending: RuntimeEvent[] = [];
   #flushScheduled = false;
   #stopListening: (() => void) | null = null;
-  #interestUntil = 0;
-  #announcer: NodeJS.Timeout | null = null;
-  readonly #stopInterest: () => void;
-  readonly #graceUntil: number;
+  #stopInterest: (() => void) | null = null;
+  readonly #ownsInterest: boolean;
+  readonly #interest: InterestTracker;
 
   constructor(
     private readonly signals: SignalTransport,
-    private readonly now: () => number,
+    now: () => number,
     /** Where a listener's exception goes (never to the publisher). */
     private readonly onListenerError: (error: unknown, event: RuntimeEvent) => void = () => undefined,
+    /** The store's shared tracker. @defaultValue one of its own */
+    interest?: InterestTracker,
   ) {
-    this.#stopInterest = signals.listen(SignalChannel.interest, (key) => {
-      if (key === QUERY_KEY) {
-        if (this.#listeners.size > 0) this.#announce();
-        return;
-      }
-      this.#interestUntil = Math.max(this.#interestUntil, this.now() + INTEREST_TTL_MS);
-    });
-    this.#graceUntil = this.now() + INTEREST_GRACE_MS;
-    signals.send(SignalChannel.interest, QUERY_KEY, NO_DATA);
+    this.#ownsInterest = interest === undefined;
+    this.#interest = interest ?? new InterestTracker(signals, now, [EVENTS_TOPIC]);
   }
 
   wanted(): boolean {
-    if (this.#listeners.size > 0) return true;
-    const now = this.now();
-    return now < this.#interestUntil || now < this.#graceUntil;
+    return this.#listeners.size > 0 || this.#interest.wanted(EVENTS_TOPIC);
   }
 
   publish(event: RuntimeEvent): void {
@@ -137,9 +120,7 @@ export class SignalEventBus implements EventBus {
     this.#listeners.add(entry);
     if (this.#stopListening === null) {
       this.#stopListening = this.signals.listen(SignalChannel.events, (_key, data) => this.#deliver(data));
-      this.#announce();
-      this.#announcer = setInterval(() => this.#announce(), INTEREST_ANNOUNCE_MS);
-      this.#announcer.unref();
+      this.#stopInterest = this.#interest.listen(EVENTS_TOPIC);
     }
     return () => {
       this.#listeners.delete(entry);
@@ -149,16 +130,12 @@ export class SignalEventBus implements EventBus {
 
   close(): void {
     this.#stopListen();
-    this.#stopInterest();
-  }
-
-  #announce(): void {
-    this.signals.send(SignalChannel.interest, INTEREST_KEY, NO_DATA);
+    if (this.#ownsInterest) this.#interest.close();
   }
 
   #stopListen(): void {
-    if (this.#announcer) clearInterval(this.#announcer);
-    this.#announcer = null;
+    this.#stopInterest?.();
+    this.#stopInterest = null;
     this.#stopListening?.();
     this.#stopListening = null;
   }

@@ -24,6 +24,7 @@ import type { StoreClock } from './clock.js';
 import { priorityLevel, type JobQueue, type PublishOutcome, type QueueDelivery, type QueueFetchOptions } from './job-queue.js';
 import type { KvBucket } from './kv-bucket.js';
 import { LeaseLostReason, type LeaseLost } from './lease.js';
+import type { InterestTracker } from './interest.js';
 import { SignalChannel, type SignalTransport } from './signals.js';
 import { CorruptRecordError, RevisionConflictError } from './store-errors.js';
 import { encodeKeyToken, tryDecodeKeyToken } from './store-keys.js';
@@ -140,6 +141,9 @@ function placeholderRecord(id: string, task: string, attempt: number, now: numbe
   return { id, task, args: null, createdAt: new Date(now), attempt, resultTtlMs: null };
 }
 
+/** The interest topic of job completions (result waiters). */
+export const DONE_TOPIC = 'done';
+
 /** A short wait before a delivery whose key changed under us is looked at again. */
 const CONTENDED_RETRY_MS = 100;
 const MIN_HELD_RETRY_MS = 50;
@@ -161,6 +165,7 @@ function atAttempt(job: JobRecord, state: { attempt: number; notBefore?: Date })
 export class JobStore {
   readonly #doneListeners = new Set<(jobId: string, state: DoneJobState) => void>();
   #stopDone: (() => void) | null = null;
+  #stopDoneInterest: (() => void) | null = null;
 
   constructor(
     private readonly bucket: KvBucket,
@@ -170,7 +175,14 @@ export class JobStore {
     /** A running state not renewed for this long (and redelivered) may be taken over. */
     readonly leaseDurationMs: number,
     private readonly onCorrupt: (error: CorruptRecordError) => void,
+    /** Completions are signalled only while some node waits for results (see interest.ts). */
+    private readonly interest: InterestTracker,
   ) {}
+
+  /** Sends the completion signal of `key` if anyone waits for results. */
+  #signalDone(key: string, bytes: Uint8Array): void {
+    if (this.interest.wanted(DONE_TOPIC)) this.signals.send(SignalChannel.done, key, bytes);
+  }
 
   // ---- producing ----------------------------------------------------------------------------
 
@@ -298,7 +310,7 @@ export class JobStore {
       // The write may have landed with its answer lost.
       const own = await this.#ownDone(key, lease.state.leaseId);
       if (!own) throw error;
-      this.signals.send(SignalChannel.done, key, encodeRecord('jobState', own));
+      this.#signalDone(key, encodeRecord('jobState', own));
       return { status: 'committed', state: own };
     }
     if (revision === null) {
@@ -306,10 +318,10 @@ export class JobStore {
       // (its answer lost, so the caller tried again): then that result is the one that stands.
       const own = await this.#ownDone(key, lease.state.leaseId);
       if (!own) return this.#lost(lease, key);
-      this.signals.send(SignalChannel.done, key, encodeRecord('jobState', own));
+      this.#signalDone(key, encodeRecord('jobState', own));
       return { status: 'committed', state: own };
     }
-    this.signals.send(SignalChannel.done, key, bytes);
+    this.#signalDone(key, bytes);
     return { status: 'committed', state };
   }
 
@@ -339,7 +351,7 @@ export class JobStore {
     const bytes = encodeRecord('jobState', state);
     const revision = await this.#writeBytes(key, bytes, 0);
     if (revision === null) return false;
-    this.signals.send(SignalChannel.done, key, bytes);
+    this.#signalDone(key, bytes);
     return true;
   }
 
@@ -356,7 +368,7 @@ export class JobStore {
     const bytes = encodeRecord('jobState', this.#doneState(job, result, job.resultTtlMs));
     const revision = await this.#writeBytes(key, bytes, error.revision);
     if (revision === null) return { status: 'later', retryInMs: CONTENDED_RETRY_MS, reason: 'contended' };
-    this.signals.send(SignalChannel.done, key, bytes);
+    this.#signalDone(key, bytes);
     return { status: 'corrupt', error };
   }
 
@@ -411,7 +423,7 @@ export class JobStore {
       const bytes = encodeRecord('jobState', done);
       const key = encodeKeyToken(jobId);
       if ((await this.#writeBytes(key, bytes, found.revision)) !== null) {
-        this.signals.send(SignalChannel.done, key, bytes);
+        this.#signalDone(key, bytes);
         return 'cancelled';
       }
     }
@@ -427,7 +439,7 @@ export class JobStore {
     const bytes = encodeRecord('jobState', done);
     const key = encodeKeyToken(jobId);
     if ((await this.#writeBytes(key, bytes, revision)) === null) return false;
-    this.signals.send(SignalChannel.done, key, bytes);
+    this.#signalDone(key, bytes);
     return true;
   }
 
@@ -451,6 +463,7 @@ export class JobStore {
   onDone(listener: (jobId: string, state: DoneJobState) => void): () => void {
     this.#doneListeners.add(listener);
     if (this.#stopDone === null) {
+      this.#stopDoneInterest = this.interest.listen(DONE_TOPIC);
       this.#stopDone = this.signals.listen(SignalChannel.done, (key, data) => {
         const jobId = tryDecodeKeyToken(key);
         if (jobId === null) return;
@@ -469,6 +482,8 @@ export class JobStore {
       if (this.#doneListeners.size === 0 && this.#stopDone) {
         this.#stopDone();
         this.#stopDone = null;
+        this.#stopDoneInterest?.();
+        this.#stopDoneInterest = null;
       }
     };
   }

@@ -6,9 +6,10 @@
  * events, result retention — is this one shared code, which is why one conformance suite covers both.
  */
 import type { StoreClock, TimerHandle } from './clock.js';
-import { SignalEventBus, type EventBus } from './event-bus.js';
+import { EVENTS_TOPIC, SignalEventBus, type EventBus } from './event-bus.js';
+import { InterestTracker } from './interest.js';
 import type { JobQueue } from './job-queue.js';
-import { JobStore } from './job-store.js';
+import { DONE_TOPIC, JobStore } from './job-store.js';
 import type { KvBucket } from './kv-bucket.js';
 import { LeaseRenewer, type LeaseRenewerOptions } from './lease-renewer.js';
 import { LeaseStore } from './lease-store.js';
@@ -141,8 +142,14 @@ export function assembleBackend(driver: StoreDriver, opts: ResolvedStoreOptions,
   const { clock, buckets } = driver;
   const onCorrupt = opts.onCorrupt ?? (() => undefined);
   const leases = new LeaseStore(buckets.leases, clock, opts.leaseDurationMs);
-  const jobs = new JobStore(buckets.jobs, driver.queue, driver.signals, clock, opts.leaseDurationMs, onCorrupt);
-  const events = new SignalEventBus(driver.signals, () => clock.now(), (error, event) => reportError(error, `a ${event.type} event listener threw`));
+  const interest = new InterestTracker(driver.signals, () => clock.now(), [EVENTS_TOPIC, DONE_TOPIC]);
+  const jobs = new JobStore(buckets.jobs, driver.queue, driver.signals, clock, opts.leaseDurationMs, onCorrupt, interest);
+  const events = new SignalEventBus(
+    driver.signals,
+    () => clock.now(),
+    (error, event) => reportError(error, `a ${event.type} event listener threw`),
+    interest,
+  );
   const renewers = new Set<LeaseRenewer>();
   // Whoever wins this lease sweeps this round; the others skip (no duplicate scans of the bucket).
   const sweeperId = `sweeper-${Math.random().toString(36).slice(2, 10)}`;
@@ -196,6 +203,7 @@ export function assembleBackend(driver: StoreDriver, opts: ResolvedStoreOptions,
       for (const renewer of renewers) renewer.stop();
       events.flush();
       events.close();
+      interest.close();
       await driver.close();
     },
   };

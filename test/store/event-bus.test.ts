@@ -4,13 +4,11 @@
  * the grace period), listening only while listened to. The conformance suite covers delivery
  * through both backends.
  */
+import { INTEREST_ANNOUNCE_MS, INTEREST_GRACE_MS, INTEREST_TTL_MS } from '../../src/store/interest.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   decodeEvents,
   encodeEvents,
-  INTEREST_ANNOUNCE_MS,
-  INTEREST_GRACE_MS,
-  INTEREST_TTL_MS,
   SignalEventBus,
 } from '../../src/store/event-bus.js';
 import type { RuntimeEvent } from '../../src/store/runtime-event.js';
@@ -68,7 +66,7 @@ afterEach(() => {
 describe('SignalEventBus', () => {
   it('asks who listens when it opens and publishes during its grace period only', async () => {
     const { signals, clock, bus } = setup();
-    expect(signals.sent.map((s) => [s.channel, s.key])).toEqual([['interest', 'query']]);
+    expect(signals.sent.map((s) => [s.channel, s.key])).toEqual([['interest', 'events-query']]);
     expect(bus.wanted()).toBe(true);
     clock.now += INTEREST_GRACE_MS - 1;
     expect(bus.wanted()).toBe(true);
@@ -105,7 +103,7 @@ describe('SignalEventBus', () => {
     const { signals, clock, bus } = setup();
     clock.now += INTEREST_GRACE_MS;
     expect(bus.wanted()).toBe(false);
-    signals.send(SignalChannel.interest, 'listening', new Uint8Array(0)); // another node listens
+    signals.send(SignalChannel.interest, 'events', new Uint8Array(0)); // another node listens
     expect(bus.wanted()).toBe(true);
     clock.now += INTEREST_TTL_MS - 1;
     bus.publish(event(1));
@@ -118,12 +116,12 @@ describe('SignalEventBus', () => {
     expect(signals.on('events')).toHaveLength(1);
   });
 
-  it('listens to events only while it has listeners; announces interest at once, every INTEREST_ANNOUNCE_MS, and when asked', async () => {
+  it('listens to events only while it has listeners; announces interest at once, every and when asked', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const { signals, clock, bus } = setup();
     clock.now += INTEREST_GRACE_MS;
-    const announcements = (): number => signals.on('interest').filter((s) => s.key === 'listening').length;
-    signals.send(SignalChannel.interest, 'query', new Uint8Array(0));
+    const announcements = (): number => signals.on('interest').filter((s) => s.key === 'events').length;
+    signals.send(SignalChannel.interest, 'events-query', new Uint8Array(0));
     expect(announcements()).toBe(0); // nobody listens here: no answer
     expect(signals.listening('events')).toBe(0);
 
@@ -133,7 +131,7 @@ describe('SignalEventBus', () => {
     expect(announcements()).toBe(1);
     vi.advanceTimersByTime(INTEREST_ANNOUNCE_MS);
     expect(announcements()).toBe(2);
-    signals.send(SignalChannel.interest, 'query', new Uint8Array(0)); // a node just opened
+    signals.send(SignalChannel.interest, 'events-query', new Uint8Array(0)); // a node just opened
     expect(announcements()).toBe(3);
 
     bus.publish(event(1));
@@ -145,7 +143,7 @@ describe('SignalEventBus', () => {
     expect(signals.listening('events')).toBe(0);
     vi.advanceTimersByTime(3 * INTEREST_ANNOUNCE_MS);
     expect(announcements()).toBe(3); // silent once nobody listens
-    signals.send(SignalChannel.interest, 'query', new Uint8Array(0));
+    signals.send(SignalChannel.interest, 'events-query', new Uint8Array(0));
     expect(announcements()).toBe(3);
   });
 
@@ -186,7 +184,7 @@ describe('SignalEventBus', () => {
     const quiet = new SignalEventBus(signals, () => clock.now);
     quiet.close();
     clock.now += INTEREST_GRACE_MS;
-    signals.send(SignalChannel.interest, 'listening', new Uint8Array(0));
+    signals.send(SignalChannel.interest, 'events', new Uint8Array(0));
     expect(quiet.wanted()).toBe(false); // no longer hears anyone's interest
   });
 

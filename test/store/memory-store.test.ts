@@ -3,6 +3,7 @@
  * ack-wait, takeover, backoff and expiry timing without sleeping, plus the failure paths that need
  * a store that stops answering or loses its replies.
  */
+import { InterestTracker } from '../../src/store/interest.js';
 import { describe, expect, it } from 'vitest';
 import type { JobRecord, JobResult } from '../../src/records.js';
 import { JobStore, type JobDelivery, type JobLease } from '../../src/store/job-store.js';
@@ -185,7 +186,7 @@ describe('JobStore writes whose reply is lost', () => {
     const clock = new SimulatedClock();
     const store = await memoryStore({ clock }).open({ leaseDurationMs: L, resultSweepIntervalMs: 0 });
     const bucket = flakyBucket(store.buckets.jobs);
-    const jobs = new JobStore(bucket, store.queue, { send: () => undefined, listen: () => () => undefined }, clock, L, () => undefined);
+    const jobs = new JobStore(bucket, store.queue, { send: () => undefined, listen: () => () => undefined }, clock, L, () => undefined, new InterestTracker({ send: () => undefined, listen: () => () => undefined }, () => Date.now(), []));
     return { clock, store, bucket, jobs };
   }
 

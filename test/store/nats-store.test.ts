@@ -105,8 +105,8 @@ describe('NATS store', () => {
       await raw.put(encodeKeyToken('weird/id'), new TextEncoder().encode('{"json":"not msgpack"}'));
       await raw.put(encodeKeyToken('empty'), new Uint8Array(0));
       const js = jetstream(nc);
-      await js.publish(`planted.dispatch.n.${encodeKeyToken('raw junk')}`, new TextEncoder().encode('junk'));
-      await js.publish('planted.dispatch.n.not_ZZ_a_token', new TextEncoder().encode('junk')); // not a key token of ours
+      await js.publish(`planted.dispatch.normal.${encodeKeyToken('raw junk')}`, new TextEncoder().encode('junk'));
+      await js.publish('planted.dispatch.normal.not_ZZ_a_token', new TextEncoder().encode('junk')); // not a key token of ours
     } finally {
       await nc.close();
     }

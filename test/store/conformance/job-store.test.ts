@@ -3,6 +3,7 @@
  * every change a revision-checked write. Acquiring, the lease-duration rule for takeovers, G1
  * fencing of a superseded holder, duplicate messages, and requeue with a backoff.
  */
+import { InterestTracker } from '../../../src/store/interest.js';
 import { describe, expect, it } from 'vitest';
 import { JobStore, type AcquireOutcome, type JobDelivery } from '../../../src/store/job-store.js';
 import type { JobQueue } from '../../../src/store/job-queue.js';
@@ -46,7 +47,7 @@ conformance('job store: acquiring and fencing', ({ open, openPair }) => {
       await store.jobs.add([record]);
       const delivery = await deliveryOf(store, record.id);
       const kv = countingBucket(store.buckets.jobs);
-      const jobs = new JobStore(kv, noQueue, noSignals, store.clock, L, () => undefined);
+      const jobs = new JobStore(kv, noQueue, noSignals, store.clock, L, () => undefined, new InterestTracker(noSignals, () => Date.now(), []));
       const probe = await store.buckets.jobs.put('probe', new Uint8Array([1]));
       const before = Date.now();
       const outcome = await jobs.acquire(delivery, delivery.job!, 'node-a');

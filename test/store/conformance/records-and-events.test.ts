@@ -1,7 +1,7 @@
 /** Store conformance: one job per fire time, the schedule repository, corrupt records, node registry, events and lifecycle. */
 import { describe, expect, it } from 'vitest';
 import { CorruptRecordError, StoreClosedError, StoreConfigError } from '../../../src/store/store-errors.js';
-import { INTEREST_ANNOUNCE_MS, INTEREST_GRACE_MS } from '../../../src/store/event-bus.js';
+import { INTEREST_ANNOUNCE_MS, INTEREST_GRACE_MS } from '../../../src/store/interest.js';
 import { encodeKeyToken, jobIdForFire } from '../../../src/store/store-keys.js';
 import type { RuntimeEvent } from '../../../src/store/runtime-event.js';
 import { sleep, until } from '../support/backend-fixtures.js';
