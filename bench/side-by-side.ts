@@ -113,7 +113,7 @@ function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-function describeMachine(): Record<string, string | number> {
+export function describeMachine(): Record<string, string | number> {
   const version = (bin: string | null, args: string[], pattern: RegExp): string => {
     if (!bin) return 'absent';
     try {

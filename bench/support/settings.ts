@@ -4,7 +4,7 @@
  * (where the servers are), BENCH_WORKER_NODE_ARGS (node flags for the worker processes, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
-function intEnv(name: string, fallback: number, min = 1): number {
+export function intEnv(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -20,7 +20,7 @@ function listEnv(name: string, fallback: readonly number[]): number[] {
   return xs;
 }
 
-function wordsEnv(name: string, fallback: readonly string[], allowed: readonly string[]): string[] {
+export function wordsEnv(name: string, fallback: readonly string[], allowed: readonly string[]): string[] {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return [...fallback];
   const words = raw.split(',').map((s) => s.trim()).filter(Boolean);

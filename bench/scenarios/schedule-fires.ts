@@ -1,0 +1,158 @@
+/**
+ * Scenario 1 of `npm run bench:schedules`: S schedules firing every second on one node, counted over
+ * F fire times. The node runs in its own process (jobchart: one node of role both, which fires the
+ * schedules and runs their no-op jobs; BullMQ: one Worker, which is also its scheduler) and is
+ * started — jobchart: holding every partition — before the schedules are added, all starting at
+ * the same whole second T a couple of seconds ahead. The fire times counted are T, T + 1 s, …,
+ * T + (F − 1) s; a fire "started in the window" when its task started before T + F s. Lateness is
+ * task start − scheduled fire time (BullMQ: the fire time in the job id `repeat:<id>:<ms>`).
+ */
+import { percentile } from '../support/stats.js';
+import { sleepUntil, waitUntil } from '../support/node-watch.js';
+import { SCHEDULE_PARTITIONS, type ScheduleBenchSettings } from '../support/schedule-settings.js';
+import type { ScheduleNodeProcess } from '../support/schedule-node-process.js';
+import { describeError } from '../support/producer.js';
+import type { ScheduleRun, ScheduleSystem } from '../systems/schedule-system.js';
+import { diagnoseInto, fail, noteNodes, outcomeOf, wholeSecondAtOrAfter, type ScheduleRunOutcome } from './schedule-outcome.js';
+
+export interface FiresResult extends ScheduleRunOutcome {
+  scenario: 'fires';
+  schedules: number;
+  fireSeconds: number;
+  /** schedules × fire seconds. */
+  expected: number;
+  /** Distinct (schedule, fire time) in the window whose task started before the window's end. */
+  startedInWindow: number;
+  /** … whose task started after the window's end (within the 2 s the bench waits after it). */
+  startedAfterWindow: number;
+  /** Task starts beyond the first for one (schedule, fire time). */
+  duplicates: number;
+  /** Starts of fire times before T (none should exist). */
+  beforeWindow: number;
+  /** Fire→start lateness (ms) over every fire time of the window that started. */
+  p50: number | null;
+  p99: number | null;
+  max: number | null;
+  /** Creating the schedules: seconds, and how long before T it ended (negative: after T). */
+  addSeconds: number | null;
+  addEndedBeforeFirstFireMs: number | null;
+  /** CPU of the node process and of the server over the window, % of one core. */
+  nodeCpuPercent: number | null;
+  serverCpuPercent: number | null;
+  /** NATS messages in + out at the server per started fire (BullMQ: Redis commands per started fire). */
+  serverMessagesPerFire: number | null;
+}
+
+/** After the window, the bench waits this long for late starts before collecting. */
+const AFTER_WINDOW_MS = 2_000;
+/** Lead before the first fire time, on top of the time creating the schedules is expected to take. */
+const LEAD_MS = 2_000;
+/** Creation time budgeted per schedule (generous: 1,000 schedules → 2 s). */
+const ADD_BUDGET_MS_PER_SCHEDULE = 2;
+
+export async function runFires(system: ScheduleSystem, pair: number, settings: ScheduleBenchSettings): Promise<FiresResult> {
+  const S = settings.fireSchedules;
+  const F = settings.fireSeconds;
+  const result: FiresResult = {
+    ...outcomeOf(system.id, pair),
+    scenario: 'fires',
+    schedules: S,
+    fireSeconds: F,
+    expected: S * F,
+    startedInWindow: 0,
+    startedAfterWindow: 0,
+    duplicates: 0,
+    beforeWindow: 0,
+    p50: null,
+    p99: null,
+    max: null,
+    addSeconds: null,
+    addEndedBeforeFirstFireMs: null,
+    nodeCpuPercent: null,
+    serverCpuPercent: null,
+    serverMessagesPerFire: null,
+  };
+  let run: ScheduleRun | null = null;
+  const nodes: ScheduleNodeProcess[] = [];
+  try {
+    run = await system.open();
+    const node = await run.spawnNode({
+      label: `${system.id}-node`,
+      role: 'both',
+      concurrency: settings.concurrency,
+      expectSchedules: 0,
+      expectPartitions: system.id === 'jobchart-nats' ? SCHEDULE_PARTITIONS : 0,
+    });
+    nodes.push(node);
+    await node.request({ type: 'start' }, 'started', settings.runTimeoutMs);
+    const held = await waitUntil(nodes, () => node.progress?.fullAt != null, {
+      what: 'the node held every partition',
+      progress: () => `${node.progress?.partitions ?? 0} partitions`,
+      stallMs: settings.stallMs,
+      timeoutMs: settings.runTimeoutMs,
+    });
+    if (!held.ok) throw new Error(held.failure);
+
+    const T = wholeSecondAtOrAfter(Date.now() + LEAD_MS + S * ADD_BUDGET_MS_PER_SCHEDULE);
+    const windowEnd = T + F * 1000;
+    const added = await run.addSchedules(S, (index) => ({ index, everyMs: 1000, start: T }), settings.addConcurrency, settings.stallMs);
+    result.addSeconds = added.seconds;
+    result.addEndedBeforeFirstFireMs = T - Date.now();
+    if (added.failure) throw new Error(added.failure);
+    if (result.addEndedBeforeFirstFireMs < 0) {
+      result.warnings.push(`creating the schedules ended ${-result.addEndedBeforeFirstFireMs} ms after the first fire time`);
+    }
+
+    const atStart = await sleepUntil(T, nodes);
+    if (!atStart.ok) throw new Error(atStart.failure);
+    const [s0, c0] = await Promise.all([node.sample(), run.serverCounters()]);
+    const atEnd = await sleepUntil(windowEnd, nodes);
+    if (!atEnd.ok) throw new Error(atEnd.failure);
+    const [s1, c1] = await Promise.all([node.sample(), run.serverCounters()]);
+    result.nodeCpuPercent = (100 * (s1.cpuMicros - s0.cpuMicros)) / 1000 / (s1.wallNow - s0.wallNow);
+    const wallMs = s1.wallNow - s0.wallNow;
+    if (c0.cpuMicros !== null && c1.cpuMicros !== null) result.serverCpuPercent = (100 * (c1.cpuMicros - c0.cpuMicros)) / 1000 / wallMs;
+    const afterWindow = await sleepUntil(windowEnd + AFTER_WINDOW_MS, nodes);
+    if (!afterWindow.ok) throw new Error(afterWindow.failure);
+
+    const fires = await node.fires();
+    const seen = new Set<string>();
+    const lateness: number[] = [];
+    for (let i = 0; i < fires.index.length; i++) {
+      const fireTime = fires.fireTime[i] as number;
+      const startedAt = fires.startedAt[i] as number;
+      if (fireTime >= windowEnd) continue; // the schedules go on firing while the bench collects
+      if (!(fireTime >= T)) {
+        result.beforeWindow++;
+        continue;
+      }
+      const key = `${fires.index[i]}@${fireTime}`;
+      if (seen.has(key)) {
+        result.duplicates++;
+        continue;
+      }
+      seen.add(key);
+      lateness.push(startedAt - fireTime);
+      if (startedAt < windowEnd) result.startedInWindow++;
+      else result.startedAfterWindow++;
+    }
+    result.p50 = nullIfNaN(percentile(lateness, 50));
+    result.p99 = nullIfNaN(percentile(lateness, 99));
+    result.max = lateness.length > 0 ? Math.max(...lateness) : null;
+    const started = result.startedInWindow + result.startedAfterWindow;
+    if (c0.messages !== null && c1.messages !== null && started > 0) result.serverMessagesPerFire = (c1.messages - c0.messages) / started;
+    if (result.duplicates > 0) result.warnings.push(`${result.duplicates} fires started twice`);
+    if (result.beforeWindow > 0) result.warnings.push(`${result.beforeWindow} starts of fire times before the first one`);
+  } catch (error) {
+    fail(result, describeError(error));
+    await diagnoseInto(result, run);
+  } finally {
+    noteNodes(result, nodes);
+    await run?.close().catch((error: unknown) => result.warnings.push(`close: ${describeError(error)}`));
+  }
+  return result;
+}
+
+function nullIfNaN(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}
