@@ -20,8 +20,6 @@ import { assertTrigger } from '../triggers/index.js';
 import type { NodeContext } from '../runtime/node-context.js';
 import { TimerHeap } from './timer-heap.js';
 
-/** A firing that could not start (no slot) is offered again after this. */
-const DEFER_MS = 50;
 /** A firing that failed (store error) is tried again after this. */
 const RETRY_AFTER_FAILURE_MS = 1_000;
 
@@ -40,6 +38,8 @@ export class ScheduleHost {
   readonly #watches = new Map<number, () => void>();
   readonly #heap: TimerHeap;
   readonly #reportedCorrupt = new Set<string>();
+  /** Due schedules waiting for a firing slot, in due order (offered again as firings end). */
+  readonly #waiting = new Set<string>();
   #scheduler: AnyActorRef | null = null;
   #stopped = false;
 
@@ -111,13 +111,14 @@ export class ScheduleHost {
     });
   }
 
-  /** The scheduler's deferFiring: no firing slot free now; offered again a moment later. */
+  /** The scheduler's deferFiring: no firing slot free now; offered again as soon as a firing ends. */
   deferFiring(scheduleId: string): void {
-    if (this.#schedules.has(scheduleId)) this.#heap.arm(scheduleId, this.node.backend.clock.now() + DEFER_MS);
+    if (this.#schedules.has(scheduleId)) this.#waiting.add(scheduleId);
   }
 
   /** The scheduler's firingEnded: book where the schedule stands and arm its next fire time. */
   firingEnded(scheduleId: string, output: ScheduleOutput | null): void {
+    this.#offerWaiting();
     const hosted = this.#schedules.get(scheduleId);
     if (!hosted) return;
     hosted.firing = null;
@@ -139,6 +140,16 @@ export class ScheduleHost {
     this.#arm(scheduleId, hosted);
   }
 
+  /** A slot came free: the longest-waiting due schedule gets it. */
+  #offerWaiting(): void {
+    for (const scheduleId of this.#waiting) {
+      this.#waiting.delete(scheduleId);
+      if (!this.#schedules.has(scheduleId)) continue;
+      this.#scheduler?.send({ type: 'FIRE_DUE', scheduleId });
+      return;
+    }
+  }
+
   /** Stops every watch and the heap (the node is stopping). */
   stop(): void {
     this.#stopped = true;
@@ -154,9 +165,11 @@ export class ScheduleHost {
     const repo = this.node.backend.schedules;
     const scheduleId = repo.idOfKey(change.key);
     if (scheduleId === null) return; // not a key this store writes
+    const known = this.#schedules.get(scheduleId);
+    // Our own advance coming back (or something older): nothing to decode.
+    if (known && change.revision <= known.revision) return;
     if (change.operation === 'delete') {
-      const hosted = this.#schedules.get(scheduleId);
-      if (hosted && change.revision > hosted.revision) this.#forget(scheduleId);
+      if (known) this.#forget(scheduleId);
       return;
     }
     const decoded = repo.decodeEntry({ key: change.key, value: change.value, revision: change.revision });
@@ -170,9 +183,7 @@ export class ScheduleHost {
       this.#reportCorrupt(scheduleId, change.revision, error instanceof Error ? error.message : String(error));
       return;
     }
-    const hosted = this.#schedules.get(scheduleId);
-    if (hosted && change.revision <= hosted.revision) return; // our own advance coming back, or older
-    const next: HostedSchedule = hosted ?? { record: decoded.record, revision: decoded.revision, partition, firing: null };
+    const next: HostedSchedule = known ?? { record: decoded.record, revision: decoded.revision, partition, firing: null };
     next.record = decoded.record;
     next.revision = decoded.revision;
     this.#schedules.set(scheduleId, next);
@@ -195,6 +206,7 @@ export class ScheduleHost {
   #forget(scheduleId: string): void {
     this.#heap.disarm(scheduleId);
     this.#schedules.delete(scheduleId);
+    this.#waiting.delete(scheduleId);
   }
 
   // ---- effects of the schedule machine ------------------------------------------------------

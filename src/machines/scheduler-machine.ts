@@ -4,7 +4,8 @@
  * heap sends FIRE_DUE, and the scheduler starts a schedule actor for that firing (at most one per
  * schedule at a time, at most `maxFirings` at once) and books it until FIRING_ENDED.
  *
- *   active ── FIRE_DUE ──▶ (already firing → ignored · a slot free → startFiring · none → deferFiring)
+ *   active ── FIRE_DUE ──▶ (already firing → ignored · a slot free → startFiring · none → deferFiring:
+ *                            the host offers it again as soon as a firing ends)
  *     │      FIRING_ENDED ─▶ forget it, firingEnded (the host re-arms the heap)
  *     │      PARTITIONS_CHANGED ─▶ the partitions held (for status and the inspector)
  *     └─STOP─▶ stopping ─(no firing left)─▶ stopped
@@ -19,7 +20,11 @@ import type { FiringEndedEvent, ScheduleOutput } from './schedule-types.js';
 import { sortedHas, sortedIndexOf, sortedWithout } from './worker-plan.js';
 
 export interface SchedulerInput {
-  /** Most schedule actors firing at once on this node. @defaultValue 256 */
+  /**
+   * Most schedule actors firing at once on this node; more due schedules wait their turn (as soon as
+   * a firing ends). More at once only makes a burst of simultaneous fire times slower (measured with
+   * 1,000 schedules due at the same second). @defaultValue 256
+   */
   maxFirings?: number;
 }
 

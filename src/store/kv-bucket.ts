@@ -68,6 +68,12 @@ export interface KvBucket {
 /** True when the NATS subject-style `filter` (`*` one token, `>` the rest) matches `key`. */
 export function keyMatches(filter: string, key: string): boolean {
   if (filter === '>') return true;
+  // Fast paths for the filters the store uses on every write: `a.b.>` and literal keys.
+  if (!filter.includes('*')) {
+    const gt = filter.indexOf('>');
+    if (gt === -1) return filter === key;
+    if (gt === filter.length - 1 && filter[gt - 1] === '.') return key.length > gt && key.startsWith(filter.slice(0, gt));
+  }
   const f = filter.split('.');
   const k = key.split('.');
   for (let i = 0; i < f.length; i++) {
