@@ -6,32 +6,38 @@ import { schedulerMachine } from '../../src/machines/scheduler-machine.js';
 import { workerMachine } from '../../src/machines/worker-machine.js';
 import type { FetchedJob } from '../../src/machines/worker-types.js';
 import { testJob } from '../support/fakes/job-fakes.js';
-import { fakeScheduleMachine, intervalTrigger, testSchedule } from '../support/fakes/schedule-fakes.js';
+import { schedulerFakes } from '../support/fakes/schedule-fakes.js';
 import { muteKnownXStateDevWarnings } from '../support/fakes/model-replay.js';
-import { advanceTo, createSimClock, settle } from '../support/fakes/sim-time.js';
+import { createSimClock, settle } from '../support/fakes/sim-time.js';
 import { workerFakes } from '../support/fakes/worker-fakes.js';
 
 const T0 = Date.UTC(2025, 0, 1);
-const LEASE_MS = 3000;
 
 function node(input: NodeInput) {
   const clock = createSimClock(T0);
   const fx = workerFakes();
-  const schedule = testSchedule({ id: 's1', trigger: intervalTrigger(T0 + 1000, 1000), nextFireTime: new Date(T0 + 1000) });
-  const schedules = fakeScheduleMachine({ clock, leaseDurationMs: LEASE_MS, record: schedule });
+  // The scheduler's effects as the schedule host provides them: a firing is a stub schedule actor
+  // created with the scheduler as parent, ended by the test.
+  const sf = schedulerFakes();
   const machine = nodeMachine.provide({
     actors: {
       worker: workerMachine.provide({ actions: fx.actions }),
-      scheduler: schedulerMachine.provide({ actors: { schedule: schedules.machine } }),
+      scheduler: schedulerMachine.provide({ actions: sf.actions }),
     },
   });
   const actor = createActor(machine, {
     clock,
-    input: { ...input, worker: { maxConcurrentJobs: 2 }, scheduler: { leaseDurationMs: LEASE_MS } },
+    input: { ...input, worker: { maxConcurrentJobs: 2 }, scheduler: { maxFirings: 4 } },
   });
   actor.start();
   const worker = () => actor.getSnapshot().children.worker;
-  return { clock, fx, schedule, schedules, actor, worker };
+  const scheduler = () => actor.getSnapshot().children.scheduler;
+  /** What the host's timer heap does when a schedule is due. */
+  const fireDue = async (scheduleId: string) => {
+    scheduler()!.send({ type: 'FIRE_DUE', scheduleId });
+    await settle();
+  };
+  return { clock, fx, sf, actor, worker, scheduler, fireDue };
 }
 const fetched = (id: string): FetchedJob => ({ job: testJob({ id }) });
 
@@ -71,17 +77,32 @@ describe('node machine', () => {
     expect(fx.pendingFetches().map((c) => c.params)).toEqual([{ max: 2, waitMs: 0 }]);
   });
 
-  it('forwards capacity changes and hints to the worker and schedule records to the scheduler', async () => {
-    const { actor, fx, worker, schedule, schedules, clock } = node({ role: 'both' });
+  it('forwards capacity changes and hints to the worker, RESTORED to both sides', () => {
+    const { actor, fx, worker, scheduler } = node({ role: 'both' });
     actor.send({ type: 'START' });
     actor.send({ type: 'CAPACITY_CHANGED', capacity: 7 });
     expect((worker()!.getSnapshot().context as { capacity: number }).capacity).toBe(7);
     fx.answerFetch({ type: 'JOBS_FETCHED', jobs: [] });
     actor.send({ type: 'JOB_AVAILABLE' });
     expect(fx.pendingFetches().map((c) => c.params)).toEqual([{ max: 7, waitMs: 0 }]);
-    actor.send({ type: 'SCHEDULE_UPDATED', schedule, recordRevision: 1, now: T0 });
-    await advanceTo(clock, T0 + 2500);
-    expect(schedules.jobs.size).toBe(2);
+    const before = scheduler()!.getSnapshot();
+    actor.send({ type: 'RESTORED' });
+    // The scheduler has nothing to re-arm (the host's heap is not persisted): RESTORED changes nothing.
+    expect(scheduler()!.getSnapshot().value).toBe(before.value);
+    expect(scheduler()!.getSnapshot().context).toEqual(before.context);
+  });
+
+  it("the scheduler's firings join the node's actor system, with the scheduler as parent", async () => {
+    const { actor, sf, scheduler, fireDue } = node({ role: 'scheduler' });
+    actor.send({ type: 'START' });
+    await fireDue('s1');
+    expect(sf.of('startFiring')).toEqual([{ effect: 'startFiring', scheduleId: 's1' }]);
+    expect(sf.firing('s1').system).toBe(actor.system);
+    expect(sf.firing('s1')._parent).toBe(scheduler());
+    expect(Object.keys(scheduler()!.getSnapshot().children)).toEqual([]);
+    sf.firing('s1').send({ type: 'FINISH' });
+    expect(sf.of('firingEnded')).toHaveLength(1);
+    expect((scheduler()!.getSnapshot().context as { firing: string[] }).firing).toEqual([]);
   });
 
   it("the worker's job actors join the node's actor system, with the worker as parent", () => {
@@ -92,21 +113,39 @@ describe('node machine', () => {
     expect(Object.keys(worker()!.getSnapshot().children)).toEqual([]);
   });
 
-  it('DRAIN lets running jobs finish, stops schedules (lease released), then stops', async () => {
-    const { actor, fx, schedule, schedules } = node({ role: 'both' });
+  it('DRAIN lets running jobs finish and firings in flight end (starting none), then stops', async () => {
+    const { actor, fx, sf, scheduler, fireDue } = node({ role: 'both' });
     actor.send({ type: 'START' });
-    actor.send({ type: 'SCHEDULE_UPDATED', schedule, recordRevision: 1, now: T0 });
+    await fireDue('s1');
     fx.answerFetch({ type: 'JOBS_FETCHED', jobs: [fetched('j1')] });
-    await settle(); // the schedule takes its lease
     actor.send({ type: 'DRAIN' });
-    await settle();
-    expect(schedules.log.release).toBe(1);
-    expect(actor.getSnapshot().matches({ running: { scheduler: 'ended', lifecycle: 'draining' } })).toBe(true);
+    expect(scheduler()!.getSnapshot().value).toBe('stopping');
     expect(fx.stubLog!.shutdown).toEqual([]);
     expect(fx.pendingFetches()).toEqual([]);
-    expect(actor.getSnapshot().status).toBe('active');
+    await fireDue('s2'); // the heap may still fire: a stopping scheduler starts nothing
+    expect(sf.of('startFiring')).toHaveLength(1);
     fx.finish('j1');
+    expect(actor.getSnapshot().matches({ running: { worker: 'ended', scheduler: 'active', lifecycle: 'draining' } })).toBe(true);
+    expect(actor.getSnapshot().status).toBe('active');
+    sf.firing('s1').send({ type: 'FINISH' });
+    await settle();
+    expect(sf.of('firingEnded')).toHaveLength(1);
     expect(actor.getSnapshot().status).toBe('done');
+  });
+
+  it('STOP stops the scheduler too, once its firings end, however they end', async () => {
+    const { actor, sf, fireDue } = node({ role: 'scheduler' });
+    actor.send({ type: 'START' });
+    await fireDue('s1');
+    await fireDue('s2');
+    actor.send({ type: 'STOP' });
+    expect(actor.getSnapshot().matches({ running: { scheduler: 'active', lifecycle: 'stopping' } })).toBe(true);
+    // One firing's partition is lost meanwhile (the keeper's renewal failed): it ends at once.
+    sf.firing('s1').send({ type: 'PARTITION_LOST' });
+    expect(actor.getSnapshot().status).toBe('active');
+    sf.firing('s2').send({ type: 'FINISH' });
+    expect(actor.getSnapshot().status).toBe('done');
+    expect(sf.of('firingEnded').map((e) => e.effect === 'firingEnded' && e.output?.end)).toEqual(['partition_lost', 'advanced']);
   });
 
   it('STOP hands running jobs back and stops once they have ended', () => {

@@ -3,8 +3,11 @@
  * was without replaying side effects. XState persists state and context (children too, but job
  * actors are not the worker's children: they have it as parent only), not pending delayed events;
  * effects are actions, so nothing in flight is persisted either. The worker decides (and fetches)
- * again on RESTORED, which the runtime sends right after starting a restored actor. Snapshots go
- * through structuredClone: a live handle in context would not survive it.
+ * again on RESTORED, which the runtime sends right after starting a restored actor. The same holds
+ * on the schedule side: a schedule actor (one firing) restored mid-firing replays no publish or
+ * advance, and the scheduler's snapshot keeps the firings it booked (their actors, like job
+ * actors, are the scheduler's by parent only). Snapshots go through structuredClone: a live handle
+ * in context would not survive it.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
@@ -12,13 +15,23 @@ import type { SimulatedClock } from 'xstate';
 import { workerMachine } from '../../src/machines/worker-machine.js';
 import type { FetchedJob } from '../../src/machines/worker-types.js';
 import { controlledJobLogic, endEvents, jobUnderParent, restoreJobUnderParent, testJob } from '../support/fakes/job-fakes.js';
-import { fakeScheduleMachine, intervalTrigger, testSchedule } from '../support/fakes/schedule-fakes.js';
-import { advanceBy, advanceTo, createSimClock, settle } from '../support/fakes/sim-time.js';
+import { schedulerMachine } from '../../src/machines/scheduler-machine.js';
+import type { ScheduleOutput } from '../../src/machines/schedule-types.js';
+import {
+  controlledScheduleLogic,
+  fireJobId,
+  firingEndEvents,
+  intervalTrigger,
+  restoreScheduleUnderParent,
+  schedulerFakes,
+  scheduleUnderParent,
+  testSchedule,
+} from '../support/fakes/schedule-fakes.js';
+import { advanceBy, createSimClock, settle } from '../support/fakes/sim-time.js';
 import { muteKnownXStateDevWarnings } from '../support/fakes/model-replay.js';
 import { workerFakes } from '../support/fakes/worker-fakes.js';
 
 const T0 = Date.UTC(2025, 0, 1);
-const LEASE_MS = 3000;
 const fetched = (id: string): FetchedJob => ({ job: testJob({ id }) });
 
 function worker(clock: SimulatedClock, snapshot?: unknown) {
@@ -138,25 +151,93 @@ describe('persisted snapshots', () => {
     expect(again.received()).toEqual(endEvents(job.id, output).slice(1));
   });
 
-  it('a waiting schedule restored replays no acquisition and no job creation, and fires on time after RESTORED', async () => {
-    const clock = createSimClock(T0);
-    const record = testSchedule({ trigger: intervalTrigger(T0 + 2000, 2000), nextFireTime: new Date(T0 + 2000) });
-    const before = fakeScheduleMachine({ clock, leaseDurationMs: LEASE_MS, record });
-    const original = createActor(before.machine, { clock, input: { schedule: record, recordRevision: 1, leaseDurationMs: LEASE_MS } });
-    original.start();
-    await advanceTo(clock, T0 + 2500);
-    expect(before.jobs.size).toBe(1);
-    const persisted = original.getPersistedSnapshot();
-    original.stop();
+  // ---- the schedule side ------------------------------------------------------------------------
 
-    const after = fakeScheduleMachine({ clock, leaseDurationMs: LEASE_MS, record, shared: { leases: before.leases, store: before.store } });
-    const restored = createActor(after.machine, { clock, snapshot: persisted, input: { schedule: record, leaseDurationMs: LEASE_MS } });
-    restored.start();
+  const record = testSchedule({ id: 'persisted-schedule', trigger: intervalTrigger(T0, 1000), nextFireTime: new Date(T0), coalesce: 'all' });
+  const firingInput = { schedule: record, recordRevision: 3, now: T0 + 1500 };
+
+  it('a schedule actor persisted mid-firing (advancing) and restored replays no publish and no advance; the answer ends it once', () => {
+    const original = controlledScheduleLogic();
+    const first = scheduleUnderParent(original.logic, firingInput);
+    const jobIds = [fireJobId(record.id, new Date(T0)), fireJobId(record.id, new Date(T0 + 1000))];
+    original.answer({ type: 'JOBS_PUBLISHED', jobIds });
+    expect(first.actor.getSnapshot().value).toBe('advancing');
+    const persisted = persist(first.actor) as { context: { recordRevision: number; plan: { fires: unknown[] }; jobIds: string[] } };
+    first.parent.stop();
+    // Plain data only: the plan (dates) and the revision survive structuredClone.
+    expect(persisted.context.recordRevision).toBe(3);
+    expect(persisted.context.plan.fires).toHaveLength(2);
+    expect(persisted.context.jobIds).toEqual(jobIds);
+
+    const restored = controlledScheduleLogic();
+    const again = restoreScheduleUnderParent(restored.logic, record.id, persisted);
+    expect(again.actor.getSnapshot().value).toBe('advancing');
+    expect(restored.all()).toEqual([]); // neither publishJobs nor advanceSchedule is replayed
+    expect(again.received()).toEqual([]);
+    // Whoever re-drives the advance (the host, with the revision the context holds) answers it.
+    again.actor.send({ type: 'SCHEDULE_ADVANCED', recordRevision: 4 });
+    const output = again.actor.getSnapshot().output as ScheduleOutput;
+    expect(output).toMatchObject({ end: 'advanced', recordRevision: 4, jobIds, schedule: { nextFireTime: new Date(T0 + 2000) } });
+    expect(again.received()).toEqual(firingEndEvents(record.id, output));
+    expect(restored.all()).toEqual([]);
+  });
+
+  it('a schedule actor persisted while publishing and restored does not publish again', () => {
+    const original = controlledScheduleLogic();
+    const first = scheduleUnderParent(original.logic, firingInput);
+    expect(first.actor.getSnapshot().value).toBe('publishing');
+    const persisted = persist(first.actor);
+    first.parent.stop();
+    const restored = controlledScheduleLogic();
+    const again = restoreScheduleUnderParent(restored.logic, record.id, persisted);
+    expect(restored.all()).toEqual([]);
+    // Its entry ran before the snapshot: the restored actor goes on from the publish's answer.
+    again.actor.send({ type: 'JOBS_PUBLISHED', jobIds: ['j'] });
+    expect(restored.all().map((c) => c.name)).toEqual(['advanceSchedule']);
+    expect(restored.last('advanceSchedule').params.recordRevision).toBe(3);
+  });
+
+  it('a schedule actor restored after its firing ended does not report FIRING_ENDED again', () => {
+    const original = controlledScheduleLogic();
+    const first = scheduleUnderParent(original.logic, { ...firingInput, schedule: { ...record, paused: true } });
+    const output = first.actor.getSnapshot().output as ScheduleOutput;
+    expect(first.received()).toEqual(firingEndEvents(record.id, output));
+    const persisted = persist(first.actor);
+    first.parent.stop();
+    const again = restoreScheduleUnderParent(controlledScheduleLogic().logic, record.id, persisted);
+    expect(again.actor.getSnapshot().status).toBe('done');
+    // The final state's entry (FIRING_ENDED) is not replayed; XState itself re-sends the done
+    // event, which the scheduler ignores.
+    expect(again.received()).toEqual(firingEndEvents(record.id, output).slice(1));
+  });
+
+  it("the scheduler's persisted snapshot keeps its firing set: a booked schedule is not started twice, its end is booked", async () => {
+    const fx = schedulerFakes();
+    const before = createActor(schedulerMachine.provide({ actions: fx.actions }), { input: { maxFirings: 2 } });
+    before.start();
+    before.send({ type: 'FIRE_DUE', scheduleId: 'b' });
+    before.send({ type: 'FIRE_DUE', scheduleId: 'a' });
+    before.send({ type: 'PARTITIONS_CHANGED', partitions: [4, 9] });
     await settle();
-    expect(after.log.acquire).toEqual([]);
-    expect(after.log.createJobs).toEqual([]);
+    const persisted = persist(before) as { context: { firing: string[]; partitions: number[] }; children: object };
+    before.stop();
+    expect(persisted.context.firing).toEqual(['a', 'b']);
+    expect(persisted.context.partitions).toEqual([4, 9]);
+    // The firings are the scheduler's by parent, not spawned children: not in its snapshot.
+    expect(persisted.children).toEqual({});
+
+    const after = schedulerFakes();
+    const restored = createActor(schedulerMachine.provide({ actions: after.actions }), { snapshot: persisted as never, input: { maxFirings: 2 } });
+    restored.start();
     restored.send({ type: 'RESTORED' });
-    await advanceTo(clock, T0 + 4500);
-    expect([...after.jobs.values()].map((j) => j.fireTime.getTime() - T0)).toEqual([4000]);
+    expect(after.effects).toEqual([]);
+    restored.send({ type: 'FIRE_DUE', scheduleId: 'a' }); // still firing: ignored
+    restored.send({ type: 'FIRE_DUE', scheduleId: 'c' }); // both slots still taken: deferred
+    expect(after.effects).toEqual([{ effect: 'deferFiring', scheduleId: 'c' }]);
+    // The re-hosted firing of `a` reports its end to the restored scheduler.
+    const output: ScheduleOutput = { scheduleId: 'a', end: 'advanced', schedule: null, recordRevision: 2, jobIds: [] };
+    restored.send({ type: 'FIRING_ENDED', output });
+    expect(after.of('firingEnded')).toEqual([{ effect: 'firingEnded', scheduleId: 'a', output }]);
+    expect(restored.getSnapshot().context.firing).toEqual(['b']);
   });
 });
