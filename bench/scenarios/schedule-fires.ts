@@ -1,11 +1,14 @@
 /**
  * Scenario 1 of `npm run bench:schedules`: S schedules firing every second on one node, counted over
  * F fire times. The node runs in its own process (jobchart: one node of role both, which fires the
- * schedules and runs their no-op jobs; BullMQ: one Worker, which is also its scheduler) and is
- * started — jobchart: holding every partition — before the schedules are added, all starting at
- * the same whole second T a couple of seconds ahead. The fire times counted are T, T + 1 s, …,
+ * schedules and runs their no-op jobs — or, with BENCH_SPLIT=1, a scheduler process and a worker
+ * process; BullMQ: one Worker, which is also its scheduler) and is started — jobchart: holding every
+ * partition — before the schedules are added, all starting at the same whole second T a couple of
+ * seconds ahead. The fire times counted are T, T + 1 s, …,
  * T + (F − 1) s; a fire "started in the window" when its task started before T + F s. Lateness is
- * task start − scheduled fire time (BullMQ: the fire time in the job id `repeat:<id>:<ms>`).
+ * task start − scheduled fire time (BullMQ: the fire time in the job id `repeat:<id>:<ms>`). jobchart
+ * also tells fire → publish (the job record's createdAt, listed after the run), which splits the
+ * lateness into the scheduler's part and the worker's.
  */
 import { percentile } from '../support/stats.js';
 import { sleepUntil, waitUntil } from '../support/node-watch.js';
@@ -33,10 +36,14 @@ export interface FiresResult extends ScheduleRunOutcome {
   p50: number | null;
   p99: number | null;
   max: number | null;
+  /** jobchart: distinct fire times of the window whose job was published, and fire → publish lateness (ms). */
+  published: number | null;
+  publishP50: number | null;
+  publishP99: number | null;
   /** Creating the schedules: seconds, and how long before T it ended (negative: after T). */
   addSeconds: number | null;
   addEndedBeforeFirstFireMs: number | null;
-  /** CPU of the node process and of the server over the window, % of one core. */
+  /** CPU of the node process(es) and of the server over the window, % of one core. */
   nodeCpuPercent: number | null;
   serverCpuPercent: number | null;
   /** NATS messages in + out at the server per started fire (BullMQ: Redis commands per started fire). */
@@ -66,6 +73,9 @@ export async function runFires(system: ScheduleSystem, pair: number, settings: S
     p50: null,
     p99: null,
     max: null,
+    published: null,
+    publishP50: null,
+    publishP99: null,
     addSeconds: null,
     addEndedBeforeFirstFireMs: null,
     nodeCpuPercent: null,
@@ -76,15 +86,19 @@ export async function runFires(system: ScheduleSystem, pair: number, settings: S
   const nodes: ScheduleNodeProcess[] = [];
   try {
     run = await system.open();
+    const split = settings.split && system.id === 'jobchart-nats';
     const node = await run.spawnNode({
-      label: `${system.id}-node`,
-      role: 'both',
+      label: `${system.id}-${split ? 'scheduler' : 'node'}`,
+      role: split ? 'scheduler' : 'both',
       concurrency: settings.concurrency,
       expectSchedules: 0,
       expectPartitions: system.id === 'jobchart-nats' ? SCHEDULE_PARTITIONS : 0,
     });
     nodes.push(node);
-    await node.request({ type: 'start' }, 'started', settings.runTimeoutMs);
+    // The process whose tasks run the fires: the node itself, or the worker beside the scheduler.
+    const runner = split ? await run.spawnNode({ label: `${system.id}-worker`, role: 'worker', concurrency: settings.concurrency }) : node;
+    if (split) nodes.push(runner);
+    await Promise.all(nodes.map((n) => n.request({ type: 'start' }, 'started', settings.runTimeoutMs)));
     const held = await waitUntil(nodes, () => node.progress?.fullAt != null, {
       what: 'the node held every partition',
       progress: () => `${node.progress?.partitions ?? 0} partitions`,
@@ -105,17 +119,18 @@ export async function runFires(system: ScheduleSystem, pair: number, settings: S
 
     const atStart = await sleepUntil(T, nodes);
     if (!atStart.ok) throw new Error(atStart.failure);
-    const [s0, c0] = await Promise.all([node.sample(), run.serverCounters()]);
+    const [s0, c0] = await Promise.all([Promise.all(nodes.map((n) => n.sample())), run.serverCounters()]);
     const atEnd = await sleepUntil(windowEnd, nodes);
     if (!atEnd.ok) throw new Error(atEnd.failure);
-    const [s1, c1] = await Promise.all([node.sample(), run.serverCounters()]);
-    result.nodeCpuPercent = (100 * (s1.cpuMicros - s0.cpuMicros)) / 1000 / (s1.wallNow - s0.wallNow);
-    const wallMs = s1.wallNow - s0.wallNow;
+    const [s1, c1] = await Promise.all([Promise.all(nodes.map((n) => n.sample())), run.serverCounters()]);
+    const cpuMicros = s1.reduce((sum, s, i) => sum + s.cpuMicros - (s0[i]?.cpuMicros ?? s.cpuMicros), 0);
+    const wallMs = (s1[0]?.wallNow ?? 0) - (s0[0]?.wallNow ?? 0);
+    result.nodeCpuPercent = (100 * cpuMicros) / 1000 / wallMs;
     if (c0.cpuMicros !== null && c1.cpuMicros !== null) result.serverCpuPercent = (100 * (c1.cpuMicros - c0.cpuMicros)) / 1000 / wallMs;
     const afterWindow = await sleepUntil(windowEnd + AFTER_WINDOW_MS, nodes);
     if (!afterWindow.ok) throw new Error(afterWindow.failure);
 
-    const fires = await node.fires();
+    const fires = await runner.fires();
     const seen = new Set<string>();
     const lateness: number[] = [];
     for (let i = 0; i < fires.index.length; i++) {
@@ -142,6 +157,25 @@ export async function runFires(system: ScheduleSystem, pair: number, settings: S
     const started = result.startedInWindow + result.startedAfterWindow;
     if (c0.messages !== null && c1.messages !== null && started > 0) result.serverMessagesPerFire = (c1.messages - c0.messages) / started;
     if (result.duplicates > 0) result.warnings.push(`${result.duplicates} fires started twice`);
+
+    // Stopped first, so the listing reads a bucket nobody writes to.
+    await Promise.all(nodes.map((n) => n.stop()));
+    const published = await run.publishedFires();
+    if (published) {
+      const publishedKeys = new Set<string>();
+      const publishLateness: number[] = [];
+      for (let i = 0; i < published.index.length; i++) {
+        const fireTime = published.fireTime[i] as number;
+        if (fireTime < T || fireTime >= windowEnd) continue;
+        publishedKeys.add(`${published.index[i]}@${fireTime}`);
+        publishLateness.push((published.publishedAt[i] as number) - fireTime);
+      }
+      result.published = publishedKeys.size;
+      result.publishP50 = nullIfNaN(percentile(publishLateness, 50));
+      result.publishP99 = nullIfNaN(percentile(publishLateness, 99));
+      const unstarted = [...publishedKeys].filter((k) => !seen.has(k)).length;
+      if (unstarted > 0) result.warnings.push(`${unstarted} published fires of the window had not started ${AFTER_WINDOW_MS / 1000} s after it`);
+    }
     if (result.beforeWindow > 0) result.warnings.push(`${result.beforeWindow} starts of fire times before the first one`);
   } catch (error) {
     fail(result, describeError(error));

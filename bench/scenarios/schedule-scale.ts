@@ -22,6 +22,9 @@ export interface ScaleNodeFigures {
   startupMs: number | null;
   schedules: number;
   partitions: number;
+  /** The most it held at once on the way (a process that starts alone may take every partition first). */
+  peakSchedules: number;
+  peakPartitions: number;
   rssMB: number;
   maxRssMB: number;
   idleCpuPercent: number | null;
@@ -33,6 +36,8 @@ export interface ScaleResult extends ScheduleRunOutcome {
   nodes: number;
   addSeconds: number | null;
   addsPerSecond: number | null;
+  /** start() → every schedule and partition held by some process (not yet balanced, maybe). */
+  coveredMs: number | null;
   /** start() → settled (the slowest process's start-up). */
   settledMs: number | null;
   perNode: ScaleNodeFigures[];
@@ -50,6 +55,7 @@ export async function runScale(system: ScheduleSystem, pair: number, settings: S
     nodes: K,
     addSeconds: null,
     addsPerSecond: null,
+    coveredMs: null,
     settledMs: null,
     perNode: [],
   };
@@ -84,8 +90,19 @@ export async function runScale(system: ScheduleSystem, pair: number, settings: S
       return schedules === N && partitions === SCHEDULE_PARTITIONS;
     };
     // Settled: balanced, and no process's holdings changed for settleMs (each reports its last change).
-    const settled = (): boolean =>
-      balanced() && nodes.every((n) => n.progress?.statusChangedAt != null && (n.progress.wallNow ?? 0) - n.progress.statusChangedAt >= settleMs);
+    const covered = (): boolean => {
+      let schedules = 0;
+      let partitions = 0;
+      for (const n of nodes) {
+        schedules += n.progress?.schedules ?? 0;
+        partitions += n.progress?.partitions ?? 0;
+      }
+      return schedules === N && partitions === SCHEDULE_PARTITIONS;
+    };
+    const settled = (): boolean => {
+      if (result.coveredMs === null && covered()) result.coveredMs = Date.now() - startedAt;
+      return balanced() && nodes.every((n) => n.progress?.statusChangedAt != null && n.progress.wallNow - n.progress.statusChangedAt >= settleMs);
+    };
     const done = await waitUntil(nodes, settled, {
       what: `${K} processes held their share of ${N.toLocaleString('en-US')} schedules (schedules/partitions each)`,
       progress: holdings,
@@ -95,6 +112,14 @@ export async function runScale(system: ScheduleSystem, pair: number, settings: S
     const s1 = await Promise.all(nodes.map((n) => n.sample()));
     if (!done.ok) {
       result.perNode = s1.map((s, i) => figures(nodes[i] as ScheduleNodeProcess, starts[i] as Started, s, null));
+      const schedules = s1.reduce((sum, s) => sum + s.schedules, 0);
+      const partitions = new Set(s1.flatMap((s) => s.partitionList)).size;
+      if (partitions === SCHEDULE_PARTITIONS && schedules < N) {
+        result.warnings.push(
+          `every partition is held but only ${schedules.toLocaleString('en-US')} of ${N.toLocaleString('en-US')} schedules are loaded: ` +
+            'partitions held without their schedules (see the processes\' output)',
+        );
+      }
       throw new Error(done.failure);
     }
     result.settledMs = Math.max(...s1.map((s) => (s.statusChangedAt ?? startedAt) - startedAt));
@@ -124,6 +149,8 @@ function figures(node: ScheduleNodeProcess, started: Started, sample: NodeSample
     startupMs: sample.statusChangedAt === null ? null : sample.statusChangedAt - started.calledAt,
     schedules: sample.schedules,
     partitions: sample.partitions,
+    peakSchedules: sample.peakSchedules,
+    peakPartitions: sample.peakPartitions,
     rssMB: sample.rssBytes / 2 ** 20,
     maxRssMB: sample.maxRssBytes / 2 ** 20,
     idleCpuPercent: before === null ? null : (100 * (sample.cpuMicros - before.cpuMicros)) / 1000 / (sample.wallNow - before.wallNow),

@@ -23,6 +23,8 @@ export interface StartupResult extends ScheduleRunOutcome {
   addSeconds: number | null;
   /** start() called → it resolved. */
   startCallMs: number | null;
+  /** start() called → every partition held (jobchart only; its schedules may still be loading). */
+  partitionsHeldMs: number | null;
   /** start() called → every schedule and partition held (jobchart only). */
   heldMs: number | null;
   /** start() called → every schedule fired once. */
@@ -59,6 +61,7 @@ export async function runStartup(system: ScheduleSystem, pair: number, settings:
     spreadSeconds: settings.startupSpreadSeconds,
     addSeconds: null,
     startCallMs: null,
+    partitionsHeldMs: null,
     heldMs: null,
     allFiredMs: null,
     afterLastFireTimeMs: null,
@@ -118,6 +121,7 @@ export async function runStartup(system: ScheduleSystem, pair: number, settings:
     });
     const s1 = await node.sample();
     if (s1.fullAt !== null) result.heldMs = s1.fullAt - started.calledAt;
+    if (jobchart && s1.partitionsFullAt !== null) result.partitionsHeldMs = s1.partitionsFullAt - started.calledAt;
     if (s1.allFiredOnceAt !== null) {
       result.allFiredMs = s1.allFiredOnceAt - started.calledAt;
       result.afterLastFireTimeMs = s1.allFiredOnceAt - firstFire(N - 1);

@@ -32,7 +32,7 @@ export interface ScheduleNodeConfig {
   kind: ScheduleNodeKind;
   label: string;
   /** jobchart: 'both' (fires and runs the jobs) or 'scheduler' (fires only). */
-  role?: 'both' | 'scheduler';
+  role?: 'both' | 'scheduler' | 'worker';
   /** Jobs run at once (jobchart maxConcurrentJobs, BullMQ Worker concurrency). */
   concurrency: number;
   /** jobchart: lease duration (ms) of its partitions. */
@@ -83,10 +83,15 @@ export interface NodeProgress {
   distinctFired: number;
   /** Backlog jobs finished (priority scenario). */
   workDone: number;
+  /** The most schedules and partitions held at once so far. */
+  peakSchedules: number;
+  peakPartitions: number;
   /** Wall time the (schedules, partitions) pair last changed; null before any change. */
   statusChangedAt: number | null;
   /** Wall time schedules = expectSchedules and partitions = expectPartitions were first both seen. */
   fullAt: number | null;
+  /** Wall time partitions = expectPartitions was first seen (all held, their schedules maybe still loading). */
+  partitionsFullAt: number | null;
   /** Wall time the distinct schedules fired reached expectSchedules. */
   allFiredOnceAt: number | null;
   /** Wall time the last backlog job finished. */

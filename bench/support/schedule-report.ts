@@ -73,10 +73,13 @@ export function printScheduleReport(input: ScheduleReportInput): void {
     out.push(
       '',
       `1. ${n(settings.fireSchedules)} interval schedules every 1 s, ${settings.fireSeconds} fire times each (${n(settings.fireSchedules * settings.fireSeconds)} fires), one node`,
-      `   jobchart: one process, role both (fires the schedules and runs their no-op jobs), concurrency ${settings.concurrency}, holding all 64 partitions;`,
+      settings.split
+        ? `   jobchart: a scheduler process (role scheduler, holding all 64 partitions) and a worker process (role worker, concurrency ${settings.concurrency});`
+        : `   jobchart: one process, role both (fires the schedules and runs their no-op jobs), concurrency ${settings.concurrency}, holding all 64 partitions;`,
       `   BullMQ: one Worker process (concurrency ${settings.concurrency}), which is also its scheduler. Schedules created with the node running,`,
       '   all starting at the same whole second T a few seconds ahead; "started in the window" = task started before T + F s;',
-      '   lateness = task start − scheduled fire time (BullMQ: the fire time in the job id repeat:<id>:<ms>).',
+      '   lateness = task start − scheduled fire time (BullMQ: the fire time in the job id repeat:<id>:<ms>); jobchart\'s fire→publish is',
+      '   its job record\'s createdAt − fire time (listed after the run): the scheduler\'s share of the lateness.',
     );
     out.push(table(figureRows(summary.fires, runs.filter((r) => r.scenario === 'fires'), pairs)));
   }
@@ -97,7 +100,7 @@ export function printScheduleReport(input: ScheduleReportInput): void {
       `   nothing moved for ${settings.settleSeconds} s; a process's start-up = start() → its holdings' last change. Idle CPU over ${settings.idleSeconds} s after.`,
     );
     out.push(table(figureRows(summary.big, bigRuns, pairs)));
-    const rows: string[][] = [['per process', 'start-up s', 'schedules', 'partitions', 'RSS MB', 'peak RSS MB', 'idle CPU %']];
+    const rows: string[][] = [['per process', 'start-up s', 'schedules', 'partitions', 'peak held', 'RSS MB', 'peak RSS MB', 'idle CPU %']];
     for (const r of bigRuns) {
       for (const p of r.perNode) {
         rows.push([
@@ -105,6 +108,7 @@ export function printScheduleReport(input: ScheduleReportInput): void {
           fmt(p.startupMs === null ? null : p.startupMs / 1000, 'ms'),
           n(p.schedules),
           String(p.partitions),
+          `${n(p.peakSchedules)}/${p.peakPartitions}`,
           fmt(p.rssMB, 'rate'),
           fmt(p.maxRssMB, 'rate'),
           fmt(p.idleCpuPercent, 'ratio'),

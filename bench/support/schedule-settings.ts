@@ -22,6 +22,8 @@ export interface ScheduleBenchSettings {
   fireSchedules: number;
   /** 1. Fire times counted: start, start + 1 s, … (BENCH_FIRE_SECONDS, default 15). */
   fireSeconds: number;
+  /** 1. jobchart as two processes, a scheduler and a worker, instead of one of role both (BENCH_SPLIT=1; default 0). */
+  split: boolean;
   /** 1, 2. Jobs the one node (jobchart role both / BullMQ Worker) runs at once (BENCH_SCHEDULE_CONCURRENCY, default 100). */
   concurrency: number;
   /** 2. Schedules on one node (BENCH_STARTUP_SCHEDULES, default 10,000). */
@@ -63,6 +65,7 @@ export function readScheduleSettings(): ScheduleBenchSettings {
     scenarios: wordsEnv('BENCH_SCHEDULE_SCENARIOS', SCHEDULE_SCENARIOS, SCHEDULE_SCENARIOS) as ScheduleScenarioName[],
     fireSchedules: intEnv('BENCH_SCHEDULES', 1_000),
     fireSeconds: intEnv('BENCH_FIRE_SECONDS', 15),
+    split: intEnv('BENCH_SPLIT', 0, 0) !== 0,
     concurrency: intEnv('BENCH_SCHEDULE_CONCURRENCY', 100),
     startupSchedules: intEnv('BENCH_STARTUP_SCHEDULES', 10_000),
     startupSpreadSeconds: intEnv('BENCH_STARTUP_SPREAD_SECONDS', 5),

@@ -46,6 +46,9 @@ export const FIRES_FIGURES: Figure<FiresResult>[] = [
   { key: 'p50', label: 'fire→start lateness p50, ms', kind: 'ms', pick: (r) => r.p50, ratio: true },
   { key: 'p99', label: 'fire→start lateness p99, ms', kind: 'ms', pick: (r) => r.p99, ratio: true },
   { key: 'max', label: 'fire→start lateness max, ms', kind: 'ms', pick: (r) => r.max },
+  { key: 'publishedPct', label: 'fires published (job created), %', kind: 'ratio', pick: (r) => (r.published === null ? null : pct(r.published, r.expected)), jobchartOnly: true },
+  { key: 'publishP50', label: 'fire→publish p50, ms', kind: 'ms', pick: (r) => r.publishP50, jobchartOnly: true },
+  { key: 'publishP99', label: 'fire→publish p99, ms', kind: 'ms', pick: (r) => r.publishP99, jobchartOnly: true },
   { key: 'nodeCpu', label: 'node process CPU over the window, % of a core', kind: 'ratio', pick: (r) => r.nodeCpuPercent },
   { key: 'serverCpu', label: 'server CPU over the window, % of a core', kind: 'ratio', pick: (r) => r.serverCpuPercent },
   { key: 'msgsPerFire', label: 'per started fire: NATS msgs in+out / Redis commands', kind: 'count', pick: (r) => r.serverMessagesPerFire },
@@ -53,6 +56,7 @@ export const FIRES_FIGURES: Figure<FiresResult>[] = [
 
 export const STARTUP_FIGURES: Figure<StartupResult>[] = [
   { key: 'addSeconds', label: 'create the schedules (200 calls in flight), s', kind: 'ms', pick: (r) => r.addSeconds, ratio: true },
+  { key: 'partitionsS', label: 'start() → 64 partitions held, s', kind: 'ms', pick: (r) => sec(r.partitionsHeldMs), jobchartOnly: true },
   { key: 'heldS', label: 'start() → all schedules + 64 partitions held, s', kind: 'ms', pick: (r) => sec(r.heldMs), jobchartOnly: true },
   { key: 'allFiredS', label: 'start() → every schedule fired once, s', kind: 'ms', pick: (r) => sec(r.allFiredMs), ratio: true },
   { key: 'afterLastS', label: '  of which after the last first fire time, s', kind: 'ms', pick: (r) => sec(r.afterLastFireTimeMs), ratio: true },
@@ -73,6 +77,7 @@ const worst = (r: ScaleResult, pick: (n: ScaleResult['perNode'][number]) => numb
 export const SCALE_FIGURES: Figure<ScaleResult>[] = [
   { key: 'addSeconds', label: 'create the schedules (200 calls in flight), s', kind: 'ms', pick: (r) => r.addSeconds, jobchartOnly: true },
   { key: 'addsPerSecond', label: '  schedules created per second', kind: 'rate', pick: (r) => r.addsPerSecond, jobchartOnly: true },
+  { key: 'coveredS', label: 'start() → every schedule held by some process, s', kind: 'ms', pick: (r) => sec(r.coveredMs), jobchartOnly: true },
   { key: 'settledS', label: 'start() → settled (slowest process), s', kind: 'ms', pick: (r) => (r.ok ? sec(r.settledMs) : null), jobchartOnly: true },
   { key: 'startupS', label: 'start-up per process, s (worst)', kind: 'ms', pick: (r) => sec(worst(r, (n) => n.startupMs)), jobchartOnly: true },
   { key: 'rss', label: 'RSS per process, MB (worst)', kind: 'rate', pick: (r) => worst(r, (n) => n.rssMB), jobchartOnly: true },

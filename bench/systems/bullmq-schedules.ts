@@ -84,6 +84,10 @@ class BullmqScheduleRun implements ScheduleRun {
     return { cpuMicros: processCpuMicros(this.server.pid), messages: redis ? redis.commands : null };
   }
 
+  async publishedFires(): Promise<null> {
+    return null;
+  }
+
   async diagnose(): Promise<string> {
     const counts = await withTimeout(this.queue.getJobCounts(), 5_000, 'BullMQ job counts');
     const schedulers = await withTimeout(this.queue.getJobSchedulersCount(), 5_000, 'BullMQ scheduler count');

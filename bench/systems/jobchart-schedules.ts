@@ -11,10 +11,10 @@ import { runConcurrently, type CallsReport } from '../support/concurrent-calls.j
 import { describeJetStream, readNatsCounters } from '../support/nats-monitor.js';
 import { ownDir, ownProcess, releaseDir, releaseProcess } from '../support/owned-processes.js';
 import { processCpuMicros } from '../support/process-cpu.js';
-import { BenchTask, ScheduleNodeKind, scheduleId } from '../support/schedule-protocol.js';
+import { BenchTask, ScheduleNodeKind, scheduleId, scheduleIndex } from '../support/schedule-protocol.js';
 import { ScheduleNodeProcess } from '../support/schedule-node-process.js';
 import { closeAll } from './bench-system.js';
-import { nodeConfig, ScheduleSystemId, type NodeOptions, type ScheduleRun, type ScheduleSpec, type ScheduleSystem, type ServerCounters } from './schedule-system.js';
+import { nodeConfig, ScheduleSystemId, type NodeOptions, type PublishedFires, type ScheduleRun, type ScheduleSpec, type ScheduleSystem, type ServerCounters } from './schedule-system.js';
 
 const PREFIX = 'benchsched';
 
@@ -107,6 +107,19 @@ class JobchartScheduleRun implements ScheduleRun {
   async serverCounters(): Promise<ServerCounters> {
     const nats = this.server.monitorUrl ? await readNatsCounters(this.server.monitorUrl).catch(() => null) : null;
     return { cpuMicros: processCpuMicros(this.serverPid), messages: nats ? nats.server.in + nats.server.out : null };
+  }
+
+  async publishedFires(): Promise<PublishedFires> {
+    // One listing reads every job key once (no limit to the page), after the nodes have stopped.
+    const { jobs } = await withTimeout(this.producer.listJobs({ task: BenchTask.Tick, limit: Number.MAX_SAFE_INTEGER }), 120_000, 'listJobs');
+    const out: PublishedFires = { index: [], fireTime: [], publishedAt: [] };
+    for (const job of jobs) {
+      if (!job.scheduledFireTime || !job.createdAt) continue;
+      out.index.push(scheduleIndex(job.scheduleId));
+      out.fireTime.push(job.scheduledFireTime.getTime());
+      out.publishedAt.push(job.createdAt.getTime());
+    }
+    return out;
   }
 
   diagnose(): Promise<string> {

@@ -24,8 +24,8 @@ export interface ScheduleSpec {
 
 export interface NodeOptions {
   label: string;
-  /** jobchart only: 'both' (default) or 'scheduler'. */
-  role?: 'both' | 'scheduler';
+  /** jobchart only: 'both' (default), 'scheduler' or 'worker'. */
+  role?: 'both' | 'scheduler' | 'worker';
   concurrency: number;
   expectSchedules?: number;
   /** jobchart only: partitions the node should hold when it has everything. */
@@ -40,6 +40,13 @@ export interface ServerCounters {
   messages: number | null;
 }
 
+/** Parallel arrays: schedule index, scheduled fire time, publish wall time. */
+export interface PublishedFires {
+  index: number[];
+  fireTime: number[];
+  publishedAt: number[];
+}
+
 export interface ScheduleRun {
   readonly system: ScheduleSystemId;
   /** Adds `count` schedules, `concurrency` calls in flight. */
@@ -48,6 +55,12 @@ export interface ScheduleRun {
   addBacklog(count: number, chunk: number, stallMs: number): Promise<CallsReport>;
   spawnNode(opts: NodeOptions): Promise<ScheduleNodeProcess>;
   serverCounters(): Promise<ServerCounters>;
+  /**
+   * When each fire's job was published (jobchart: the job record's createdAt, written by the firing
+   * node, read with `listJobs` after the run; BullMQ: null, as a scheduler's next job is created
+   * when the previous one starts, not at its fire time).
+   */
+  publishedFires(): Promise<PublishedFires | null>;
   /** What the server holds, for a stalled run's report. */
   diagnose(): Promise<string>;
   /** Stops the nodes it spawned, the producer and the server (by pid), whatever their state. */

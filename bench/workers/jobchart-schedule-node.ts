@@ -1,6 +1,6 @@
 /**
  * One jobchart node on the NATS store, in its own process: role `both` (fires its schedules and runs
- * their no-op jobs) or `scheduler` (fires only). The `tick` task records its schedule's index and
+ * their no-op jobs), `scheduler` (fires only) or `worker` (runs the jobs only). The `tick` task records its schedule's index and
  * scheduled fire time at its first line; `work` (the priority scenario's backlog) sleeps.
  */
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -28,8 +28,11 @@ export class ScheduleNodeHarness {
   private statusKey = '';
   private statusChangedAt: number | null = null;
   private fullAt: number | null = null;
+  private partitionsFullAt: number | null = null;
   private allFiredOnceAt: number | null = null;
   private lastStatus = { schedules: 0, partitions: [] as number[] };
+  private peakSchedules = 0;
+  private peakPartitions = 0;
 
   constructor(readonly config: ScheduleNodeConfig) {}
 
@@ -55,6 +58,8 @@ export class ScheduleNodeHarness {
 
   observeStatus(status: { schedules: number; partitions: number[] }): void {
     this.lastStatus = status;
+    this.peakSchedules = Math.max(this.peakSchedules, status.schedules);
+    this.peakPartitions = Math.max(this.peakPartitions, status.partitions.length);
     const key = `${status.schedules}/${status.partitions.length}`;
     const now = wallNow();
     if (key !== this.statusKey) {
@@ -62,6 +67,7 @@ export class ScheduleNodeHarness {
       this.statusChangedAt = now;
     }
     const { expectSchedules, expectPartitions } = this.config;
+    if (this.partitionsFullAt === null && expectPartitions !== undefined && status.partitions.length >= expectPartitions) this.partitionsFullAt = now;
     if (
       this.fullAt === null &&
       expectSchedules !== undefined &&
@@ -77,11 +83,14 @@ export class ScheduleNodeHarness {
     return {
       schedules: this.lastStatus.schedules,
       partitions: this.lastStatus.partitions.length,
+      peakSchedules: this.peakSchedules,
+      peakPartitions: this.peakPartitions,
       fires: this.fires.index.length,
       distinctFired: this.fired.size,
       workDone: this.workDone,
       statusChangedAt: this.statusChangedAt,
       fullAt: this.fullAt,
+      partitionsFullAt: this.partitionsFullAt,
       allFiredOnceAt: this.allFiredOnceAt,
       lastWorkAt: this.lastWorkAt,
     };
