@@ -111,7 +111,11 @@ export async function runScale(system: ScheduleSystem, pair: number, settings: S
     });
     const s1 = await Promise.all(nodes.map((n) => n.sample()));
     if (!done.ok) {
-      result.perNode = s1.map((s, i) => figures(nodes[i] as ScheduleNodeProcess, starts[i] as Started, s, null));
+      // A stall leaves the processes idle all the same: their RSS and idle CPU are still worth reporting.
+      const alive = nodes.every((n) => n.alive);
+      if (alive) await sleep(settings.idleSeconds * 1000);
+      const s2 = alive ? await Promise.all(nodes.map((n) => n.sample())) : null;
+      result.perNode = (s2 ?? s1).map((s, i) => figures(nodes[i] as ScheduleNodeProcess, starts[i] as Started, s, s2 ? (s1[i] as NodeSampleMessage) : null));
       const schedules = s1.reduce((sum, s) => sum + s.schedules, 0);
       const partitions = new Set(s1.flatMap((s) => s.partitionList)).size;
       if (partitions === SCHEDULE_PARTITIONS && schedules < N) {
