@@ -7,7 +7,8 @@
  * effects answered by hand; the live snapshot must equal the model's at every step, and:
  *
  * - exactly the effect the state waits for is pending; no effect is requested after
- *   PARTITION_LOST or once the firing is done;
+ *   PARTITION_LOST or once the firing is done; PARTITION_LOST is also probed at every step on a
+ *   sibling restored from the step's persisted snapshot (paths never walk ignored events);
  * - the record is advanced only after the fires of the round were published (when any were due),
  *   and only at the revision the environment last gave (the input's, or the last reload's), with
  *   the next/last fire times an independent oracle computes;
@@ -35,6 +36,7 @@ import {
   fireJobId,
   firingEndEvents,
   intervalTrigger,
+  restoreScheduleUnderParent,
   scheduleUnderParent,
   testDeps,
   testSchedule,
@@ -202,6 +204,8 @@ function assertScheduleEdge(machine: ModelMachine, from: ScheduleSnapshot, event
   expect(named('advanceSchedule').length, `${where}: advanceSchedule`).toBe(entered('advancing') ? 1 : 0);
   expect(named('loadSchedule').length, `${where}: loadSchedule`).toBe(entered('reloading') ? 1 : 0);
 
+  // A paused record fires nothing and is not advanced.
+  if (entered('publishing') || entered('advancing')) expect(to.context.schedule?.paused, `${where}: firing a paused record`).toBe(false);
   if (entered('publishing')) {
     const { schedule, now, plan } = to.context;
     expect(params('publishJobs'), where).toEqual([{ schedule, fires: plan!.fires }]);
@@ -223,6 +227,15 @@ function assertScheduleEdge(machine: ModelMachine, from: ScheduleSnapshot, event
     expect(from.matches('advancing') && event.type === 'ADVANCE_CONFLICT', `${where}: reload without a conflict`).toBe(true);
     expect(from.context.reloads, `${where}: reloaded past MAX_RELOADS`).toBeLessThan(MAX_RELOADS);
     expect(params('loadSchedule'), where).toEqual([{ scheduleId: from.context.scheduleId }]);
+  }
+
+  // A reload adopts what it read: the record, its revision and the clock reading (the next advance
+  // is checked against that revision).
+  if (event.type === 'SCHEDULE_LOADED' && from.matches('reloading')) {
+    expect(to.context.schedule, `${where}: reload kept another record`).toEqual(event.schedule);
+    expect(to.context.recordRevision, `${where}: reload kept a stale revision`).toBe(event.recordRevision);
+    expect(to.context.now, `${where}: reload kept an old clock reading`).toBe(event.now);
+    expect(to.context.reloads, where).toBe(from.context.reloads + 1);
   }
 
   // How a firing may end.
@@ -336,6 +349,20 @@ function replay(path: StatePath<ScheduleSnapshot, ScheduleEvent>, config: ModelC
         });
       }
       if (call.name === 'loadSchedule') expect(call.params, where).toEqual({ scheduleId });
+    }
+
+    // PARTITION_LOST may come in any state, but paths never walk an event the model ignores (a
+    // self-loop). So probe it live at every step: a sibling restored from this step's persisted
+    // snapshot (which replays no entry effect) must end partition_lost, requesting nothing.
+    if (live.status === 'active') {
+      const probeFx = controlledScheduleLogic(testDeps({ random: config.random }));
+      const probe = restoreScheduleUnderParent(probeFx.logic, scheduleId, actor.getPersistedSnapshot());
+      probeFx.hostSends(probe.actor, { type: 'PARTITION_LOST' });
+      const output = probe.actor.getSnapshot().output;
+      expect(output?.end, `${where}: PARTITION_LOST in ${JSON.stringify(live.value)} did not end the firing`).toBe('partition_lost');
+      expect(probeFx.all(), `${where}: an effect on PARTITION_LOST in ${JSON.stringify(live.value)}`).toEqual([]);
+      expect(probe.received(), where).toEqual(firingEndEvents(scheduleId, output!));
+      probe.parent.stop();
     }
 
     // FIRING_ENDED once, at the end, then XState's done event; nothing before.
