@@ -132,6 +132,8 @@ describe('TimerHeap', () => {
     const far = 3 * MAX_TIMER_DELAY_MS + 12_345; // ~75 days
     timers.arm('far', T0 + far);
     expect(vi.getTimerCount()).toBe(1);
+    // Checked before time moves: an unclamped delay would fire after 1 ms, over and over.
+    expect(setTimeoutSpy.mock.calls.at(-1)?.[1]).toBe(MAX_TIMER_DELAY_MS);
     vi.advanceTimersByTime(MAX_TIMER_DELAY_MS);
     expect(due).toEqual([]);
     expect(vi.getTimerCount()).toBe(1);
