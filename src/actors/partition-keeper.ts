@@ -63,6 +63,8 @@ export class PartitionKeeper {
   #stopWatch: (() => void) | null = null;
   #stopped = false;
   #ticking = false;
+  /** A round was asked for while one ran (a release seen meanwhile): run another right after. */
+  #again = false;
 
   constructor(private readonly opts: PartitionKeeperOptions) {
     this.tickMs = Math.max(10, Math.min(1000, Math.floor(opts.leaseDurationMs / 10)));
@@ -119,8 +121,13 @@ export class PartitionKeeper {
 
   /** One round: refresh liveness now and then, release extras, take free partitions up to the share. */
   async #tick(): Promise<void> {
-    if (this.#stopped || this.#ticking) return;
+    if (this.#stopped) return;
+    if (this.#ticking) {
+      this.#again = true;
+      return;
+    }
     this.#ticking = true;
+    this.#again = false;
     try {
       const now = this.opts.now();
       const free = this.#free(now);
@@ -140,6 +147,7 @@ export class PartitionKeeper {
     } finally {
       this.#ticking = false;
     }
+    if (this.#again) await this.#tick();
   }
 
   async #refreshLiveness(now: number): Promise<void> {

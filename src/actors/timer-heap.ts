@@ -60,7 +60,11 @@ export class TimerHeap {
       const item = this.#pop();
       if (this.#generations.get(item.key) !== item.generation) continue; // re-armed or disarmed since
       this.#generations.delete(item.key);
-      this.onDue(item.key);
+      try {
+        this.onDue(item.key);
+      } catch {
+        // One key's handler must not stop the others (the caller reports its own errors).
+      }
     }
     this.#schedule();
   };

@@ -121,14 +121,19 @@ export const schedulerMachine = setup({
       guard: 'isFiringEnd',
       actions: ['forgetFiring', { type: 'firingEnded', params: ({ event }) => ({ output: event.output, scheduleId: event.output.scheduleId }) }],
     },
-    'xstate.error.actor.*': {
-      guard: 'isCrash',
-      actions: [
-        'reportCrash',
-        { type: 'firingEnded', params: ({ context, event }) => ({ output: null, scheduleId: crashedScheduleId(context, event.type) ?? '' }) },
-        'forgetFiring',
-      ],
-    },
+    'xstate.error.actor.*': [
+      {
+        guard: 'isCrash',
+        actions: [
+          'reportCrash',
+          { type: 'firingEnded', params: ({ context, event }) => ({ output: null, scheduleId: crashedScheduleId(context, event.type) ?? '' }) },
+          'forgetFiring',
+        ],
+      },
+      // An error event of an actor that is not a firing of ours: taken and ignored (an error event
+      // no transition takes would fail the scheduler itself).
+      {},
+    ],
     PARTITIONS_CHANGED: { actions: 'recordPartitions' },
   },
   states: {

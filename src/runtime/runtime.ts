@@ -168,6 +168,9 @@ export class Runtime {
       // DRAIN: running jobs finish; STOP: they are handed back. Either way schedules are released.
       this.running.actor.send({ type: opts.drain === false ? 'STOP' : 'DRAIN' });
       await this.running.stopped;
+      // Gone from the node registry first: the other schedulers then count this node out when they
+      // see its partitions released, and take them at once.
+      await this.backend.nodes.remove(this.nodeId).catch(() => undefined);
       await this.running.detach();
       this.running.actor.stop();
     }
