@@ -198,7 +198,12 @@ export class JobHost {
         send({ type: 'TIMEOUT' });
       }, params.timeoutMs);
     }
-    const ctx = taskContext(job, params.attempt, handle);
+    // A task that reads its signal past the lease deadline sees it aborted at once — also from the
+    // synchronous start of the task, which runs inside this action, before LEASE_LOST can reach the machine.
+    const checkLease = (): void => {
+      if (this.keeper.checkDeadline(job.id)) this.#abort(handle, `job ${job.id} aborted: lease lost (renewal deadline passed)`);
+    };
+    const ctx = taskContext(job, params.attempt, handle, checkLease);
     // An answer after the abort is nobody's business: the machine has moved on.
     const succeed = (value: unknown): void => {
       if (!handle.taskRunning) return;
@@ -314,8 +319,12 @@ export class JobHost {
 
 export { machineLeaseLostReason };
 
-/** The task's `ctx`; its `signal` (an AbortController per job) is only made if the task reads it. */
-function taskContext(job: JobRecord, attempt: number, handle: JobHandle): TaskContext {
+/**
+ * The task's `ctx`; its `signal` (an AbortController per job) is only made if the task reads it.
+ * Reading the signal, its `aborted` or calling its `throwIfAborted()` first runs `checkLease`, so a
+ * task woken from a pause by its own timer (before the lease keeper's tick) sees the loss.
+ */
+function taskContext(job: JobRecord, attempt: number, handle: JobHandle, checkLease: () => void): TaskContext {
   const ctx = {
     jobId: job.id,
     task: job.task,
@@ -324,13 +333,39 @@ function taskContext(job: JobRecord, attempt: number, handle: JobHandle): TaskCo
       if (!handle.abort) {
         handle.abort = new AbortController();
         if (handle.abortedFor !== null) handle.abort.abort(new Error(handle.abortedFor));
+        else checkedOnRead(handle.abort.signal, checkLease);
       }
+      if (handle.taskRunning) checkLease();
       return handle.abort.signal;
     },
   } as TaskContext;
   if (job.scheduleId !== undefined) ctx.scheduleId = job.scheduleId;
   if (job.scheduledFireTime !== undefined) ctx.scheduledFireTime = job.scheduledFireTime;
   return ctx;
+}
+
+const abortedOf = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
+
+/**
+ * Shadows `aborted` and `throwIfAborted` on this one signal with versions that run `check` first
+ * while it is not aborted yet (own properties over AbortSignal.prototype's; the signal stays a real
+ * AbortSignal for listeners, `AbortSignal.any` and fetch).
+ */
+function checkedOnRead(signal: AbortSignal, check: () => void): void {
+  Object.defineProperty(signal, 'aborted', {
+    configurable: true,
+    get(): boolean {
+      if (!abortedOf.call(signal)) check();
+      return abortedOf.call(signal) as boolean;
+    },
+  });
+  Object.defineProperty(signal, 'throwIfAborted', {
+    configurable: true,
+    value(): void {
+      if (!abortedOf.call(signal)) check();
+      AbortSignal.prototype.throwIfAborted.call(signal);
+    },
+  });
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -16,7 +16,10 @@
  * - the timer ticks every min(1 s, D/10). A tick that finds the deadline passed (the event loop was
  *   blocked, or the process paused with SIGSTOP) reports the loss before renewing anything, and
  *   because its period is short it is among the first timers to run when the loop wakes, ahead of
- *   the task's own timers that were due later.
+ *   the task's own timers that were due later. Timers due before that tick still run first (Node
+ *   runs due timers in order of due time; a SIGCONT handler only runs after them), so a task's
+ *   signal is also checked against the deadline when the task reads it (`checkDeadline`, see
+ *   job-host.ts): a task that looks at `signal.aborted` before its side effect sees the loss.
  */
 import type { LeaseLostReason as MachineLeaseLostReason } from '../machines/lease-timing.js';
 import type { HeldLease, JobEvent } from '../machines/job-types.js';
@@ -157,6 +160,21 @@ export class JobLeaseKeeper {
   /** Runs a tick now (tests, and the node after it learns the loop was blocked). */
   tickNow(): void {
     this.#tick();
+  }
+
+  /**
+   * Declares the lease of `jobId` lost now if its deadline has passed, without waiting for the
+   * next tick. Called when the job's task reads its signal: after a pause, a task timer due before
+   * the keeper's next tick runs first (Node runs due timers in order of their due time, SIGCONT
+   * handlers and I/O after them), and the task must not read a stale "not aborted" then.
+   * Returns true when it declared the loss now (the job actor is told as on any loss, but the
+   * caller may be inside one of its actions, where the event waits for the action to end).
+   */
+  checkDeadline(jobId: string): boolean {
+    const kept = this.#held.get(jobId);
+    if (!kept || kept.phase !== 'held' || this.now() < kept.confirmedAt + this.deadlineMs) return false;
+    this.#deadlinePassed(kept);
+    return true;
   }
 
   #tick(): void {
