@@ -15,7 +15,7 @@ export interface ChaosNodeConfig {
   servers: string[];
   prefix: string;
   nodeId: string;
-  role: 'worker' | 'scheduler';
+  role: 'worker' | 'scheduler' | 'both';
   replicas?: 1 | 3 | 5;
   leaseMs: number;
   pollMs: number;

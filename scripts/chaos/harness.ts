@@ -134,7 +134,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
      * Starts a node, and starts it again (as a supervisor would) when it exits before it is ready —
      * a node started while the store is unreachable fails its first connection on purpose.
      */
-    const spawnNode = async (role: ChaosNodeConfig['role']): Promise<ChaosNode> => {
+    const spawnNode = async (role: 'worker' | 'scheduler'): Promise<ChaosNode> => {
       const nodeId = `${role === 'worker' ? 'w' : 's'}${++counter[role]}`;
       for (let attempt = 1; ; attempt++) {
         try {
@@ -191,7 +191,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         }
       }
     };
-    const replace = (role: ChaosNodeConfig['role'], afterMs: number): void => {
+    const replace = (role: 'worker' | 'scheduler', afterMs: number): void => {
       background.push(
         sleep(afterMs).then(async () => {
           const node = await spawnNode(role);
@@ -295,7 +295,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     say('fault phase over: waiting for the faults in progress to end');
     await Promise.all(background);
     // Back to full strength for the drain.
-    const missing = (role: ChaosNodeConfig['role'], want: number) => Math.max(0, want - processes.live(role).length);
+    const missing = (role: 'worker' | 'scheduler', want: number) => Math.max(0, want - processes.live(role).length);
     await Promise.all([
       ...Array.from({ length: missing('worker', opts.workers) }, () => spawnNode('worker')),
       ...Array.from({ length: missing('scheduler', opts.schedulers) }, () => spawnNode('scheduler')),
