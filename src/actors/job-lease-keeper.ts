@@ -23,12 +23,14 @@
  */
 import type { LeaseLostReason as MachineLeaseLostReason } from '../machines/lease-timing.js';
 import type { HeldLease, JobEvent } from '../machines/job-types.js';
-import type { DoneJobState, JobRecord, JobResult } from '../records.js';
-import { LeaseLostReason, type JobDelivery, type JobLease, type JobStore, type LeaseLost } from '../store/index.js';
+import type { DoneJobState, JobAttempt, JobRecord, JobResult } from '../records.js';
+import { LeaseLostReason, type AttemptNotes, type JobDelivery, type JobLease, type JobStore, type LeaseLost } from '../store/index.js';
 
 /** Where the keeper reports a lease's fate: the job actor (sends are dropped once it has ended). */
 export interface LeaseTarget {
   send(event: Extract<JobEvent, { type: 'LEASE_RENEWED' | 'LEASE_LOST' }>): void;
+  /** The task's latest progress value, written with each renewal (undefined: none). */
+  progress?(): unknown;
 }
 
 export interface JobLeaseKeeperOptions {
@@ -124,17 +126,17 @@ export class JobLeaseKeeper {
   }
 
   /** The fenced commit: ONE write of the result at the held revision (after any renewal in flight). */
-  commit(jobId: string, result: JobResult, opts: { resultTtlMs: number | null }): Promise<FencedOutcome<DoneJobState>> {
+  commit(jobId: string, result: JobResult, opts: { resultTtlMs: number | null } & AttemptNotes): Promise<FencedOutcome<DoneJobState>> {
     return this.#fenced(jobId, async (lease) => {
       const outcome = await this.jobs.commit(lease, result, opts);
       return 'lost' in outcome ? outcome : { value: outcome.state };
     });
   }
 
-  /** The fenced requeue: the job back to queued (`job` carries the attempt and notBefore). */
-  requeue(jobId: string, job: JobRecord): Promise<FencedOutcome<null>> {
+  /** The fenced requeue: the job back to queued (`job` carries the attempt and notBefore; `ended` joins its history). */
+  requeue(jobId: string, job: JobRecord, ended?: JobAttempt): Promise<FencedOutcome<null>> {
     return this.#fenced(jobId, async (lease) => {
-      const outcome = await this.jobs.requeue(lease, job);
+      const outcome = await this.jobs.requeue(lease, job, ended);
       return 'lost' in outcome ? outcome : { value: null };
     });
   }
@@ -190,8 +192,9 @@ export class JobLeaseKeeper {
 
   #renew(kept: Kept, now: number): void {
     const { jobId } = kept.lease;
+    const progress = kept.target.progress?.();
     kept.inflight = this.jobs
-      .renew(kept.lease)
+      .renew(kept.lease, progress === undefined ? {} : { progress })
       .then((renewed) => {
         if ('lost' in renewed) {
           if (kept.phase !== 'lost') this.#lose(kept, renewed, true);

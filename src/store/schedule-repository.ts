@@ -6,7 +6,7 @@ import { RecordRepository } from './record-repository.js';
 import type { CorruptRecordError } from './store-errors.js';
 
 export class ScheduleRepository extends RecordRepository<ScheduleRecord> {
-  constructor(bucket: KvBucket, onCorrupt: (error: CorruptRecordError) => void) {
+  constructor(bucket: KvBucket, onCorrupt: (error: CorruptRecordError) => void, reportError?: (error: unknown, where: string) => void) {
     super(
       bucket,
       'schedules',
@@ -16,6 +16,7 @@ export class ScheduleRepository extends RecordRepository<ScheduleRecord> {
         idOf: (record) => record.id,
       },
       onCorrupt,
+      reportError,
     );
   }
 }
