@@ -20,6 +20,20 @@ export const PROGRESS_EVENT_INTERVAL_MS = 250;
 /** A progress value larger than this, as JSON, is refused (it travels with every renewal). */
 export const PROGRESS_MAX_BYTES = 1024;
 
+/**
+ * Frames of the runtime that called the task (the job host, XState's action runner): from the
+ * first of them down, a task error's stack says nothing about the task. An async task's stack
+ * after its first await has none of them.
+ */
+const RUNTIME_FRAME = /\bJobHost\.#runTask\b|[\\/](?:src|dist)[\\/]actors[\\/]job-host\.[jt]s:|[\\/]node_modules[\\/]xstate[\\/]/;
+
+/** `stack` without the frames below the task (see RUNTIME_FRAME). */
+export function taskStack(stack: string): string {
+  const lines = stack.split('\n');
+  const cut = lines.findIndex((line, i) => i > 0 && /^\s+at /.test(line) && RUNTIME_FRAME.test(line));
+  return cut < 0 ? stack : lines.slice(0, cut).join('\n');
+}
+
 /** How an attempt that did not end the job failed. */
 export type FailedAttemptOutcome = 'error' | 'timeout';
 

@@ -25,7 +25,7 @@ import type { NodeContext } from '../runtime/node-context.js';
 import { assertPlainData } from '../runtime/plain-data.js';
 import type { JobContext as TaskContext } from '../runtime/task-registry.js';
 import { JobLeaseKeeper, machineLeaseLostReason } from './job-lease-keeper.js';
-import { AttemptRecorder } from './attempt-recorder.js';
+import { AttemptRecorder, taskStack } from './attempt-recorder.js';
 
 /** How long a task whose cluster-wide slots are all taken waits before its job is offered again. */
 const SLOT_RETRY_MS = 1_000;
@@ -229,6 +229,7 @@ export class JobHost {
       if (!handle.taskRunning) return;
       handle.taskRunning = false;
       const jobError = toJobError(error);
+      if (jobError.stack !== undefined) jobError.stack = taskStack(jobError.stack);
       recorder.failed('error', jobError);
       send({ type: 'TASK_FAILED', error: jobError });
     };

@@ -14,6 +14,7 @@
  * - info: node started/stopped, the metrics server's address, a job that ended other than success;
  * - debug: each job acquired, committed, requeued for a retry, and the tasks' own `ctx.log` lines.
  */
+import { Writable } from 'node:stream';
 import { pino, type Logger as PinoLogger } from 'pino';
 
 /** One level method: structured fields first, then the message (pino's calling convention). */
@@ -47,8 +48,10 @@ export interface CreateLoggerOptions {
   format?: LogFormat;
   /** Fields on every line (e.g. `{ nodeId }`). @defaultValue none */
   base?: Record<string, unknown>;
-  /** File descriptor or stream written to. @defaultValue 2 (stderr) */
-  destination?: number | NodeJS.WritableStream;
+  /** File descriptor, or anything with `write(text)`. @defaultValue 2 (stderr) */
+  destination?: number | { write(text: string): unknown };
+  /** pretty: colour the level names. @defaultValue false */
+  colorize?: boolean;
 }
 
 /**
@@ -59,15 +62,20 @@ export async function createLogger(opts: CreateLoggerOptions = {}): Promise<Pino
   const level = opts.level ?? 'warn';
   const destination = opts.destination ?? 2;
   const pinoOpts = { level, base: opts.base ?? {} };
+  const stream =
+    typeof destination === 'number'
+      ? pino.destination({ fd: destination, sync: true })
+      : new Writable({
+          write(chunk: Buffer | string, _encoding, done) {
+            destination.write(chunk.toString());
+            done();
+          },
+        });
   if (opts.format === 'pretty') {
     const { default: pretty } = await import('pino-pretty');
-    const stream =
-      typeof destination === 'number'
-        ? pretty({ destination, sync: true, colorize: false, ignore: 'pid,hostname' })
-        : pretty({ destination: destination as NodeJS.WritableStream & { write: (s: string) => boolean }, sync: true, colorize: false, ignore: 'pid,hostname' });
-    return pino(pinoOpts, stream);
+    return pino(pinoOpts, pretty({ destination: stream, sync: true, colorize: opts.colorize ?? false, ignore: 'pid,hostname' }));
   }
-  return pino(pinoOpts, typeof destination === 'number' ? pino.destination({ fd: destination, sync: true }) : destination);
+  return pino(pinoOpts, stream);
 }
 
 /** The default logger of a runtime: pino at `warn`, JSON lines on stderr, each with the node's id. */

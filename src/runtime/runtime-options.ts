@@ -63,7 +63,7 @@ export function resolveRuntimeOptions(opts: RuntimeOptions = {}): ResolvedRuntim
   if (leaseDurationMs < 300) throw new InvalidOptionError('leaseDuration', `must be at least 300ms, got ${leaseDurationMs}ms`);
   const pollIntervalMs = parseDuration(opts.pollInterval ?? '1s', 'pollInterval');
   if (pollIntervalMs < 10) throw new InvalidOptionError('pollInterval', `must be at least 10ms, got ${pollIntervalMs}ms`);
-  const nodeId = opts.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const nodeId = opts.nodeId ?? defaultNodeId();
   if (typeof nodeId !== 'string' || nodeId.length === 0 || nodeId.length > 200) {
     throw new InvalidOptionError('nodeId', 'must be a non-empty string of at most 200 characters');
   }
@@ -88,6 +88,11 @@ function checkedLogger(logger: unknown): Logger {
     }
   }
   return logger as Logger;
+}
+
+/** `<host>-<pid>-<random>`: the node id when none is given. */
+export function defaultNodeId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
 export function assertCapacity(n: number, option: string): void {
