@@ -429,7 +429,8 @@ export class Runtime<Tasks extends object = UntypedTasks> {
       lifecycle: this.lifecycle,
       running: snapshot?.context.running.length ?? 0,
       capacity: this.opts.maxConcurrentJobs,
-      worker: snapshot ? JSON.stringify(snapshot.value) : null,
+      // A state name as it is ('idle'); a nested state value as JSON ('{"running":"fetching"}').
+      worker: snapshot ? (typeof snapshot.value === 'string' ? snapshot.value : JSON.stringify(snapshot.value)) : null,
       schedules: Object.keys((this.running?.actor.getSnapshot().children['scheduler']?.getSnapshot() as { children?: object } | undefined)?.children ?? {}).length,
     };
   }

@@ -74,6 +74,9 @@ describe.each(STORE_KINDS)('metrics on the %s store', (kind) => {
     expect(m.value('jobchart_job_leases_held')).toBe(1);
     expect(m.value('jobchart_worker_slots_in_use')).toBe(1);
     expect(m.value('jobchart_worker_slots')).toBe(7);
+    // The gauges read rt.status: the worker's state is its name, not JSON of it ("\"idle\"" before).
+    expect(rt.status).toMatchObject({ running: 1, capacity: 7 });
+    expect(rt.status.worker).toMatch(/^[a-z]+$/);
     expect(m.value('jobchart_lease_renewals_failed_total')).toBe(0);
     expect(m.value('jobchart_leases_lost_total')).toBe(0);
     // No per-job labels anywhere.
