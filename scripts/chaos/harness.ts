@@ -45,8 +45,10 @@ export interface FaultRecord {
   /** ms since the fault phase began. */
   at: number;
   what: string;
-  /** For server faults: ms from the fault until a write through the harness's client succeeded. */
+  /** For server faults: ms until a write through the harness's client succeeded (after the kill; single: after the restart). */
   writesBackAfterMs?: number;
+  /** Cluster: ms from the killed server's restart until it was current again (meta group, jobs bucket, dispatch stream). */
+  caughtUpAfterMs?: number;
 }
 
 export interface ChaosReport {
@@ -167,10 +169,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // ---- the fault phase ----------------------------------------------------------------------
     const added: string[] = [];
+    let jobCounter = 0;
     const killedAt = new Map<string, number>();
     const pauses: { node: string; from: number; to: number }[] = [];
     const faults: FaultRecord[] = [];
     const background: Promise<void>[] = [];
+    /** A fault's second half (resume, restart, replacement); a failure there is reported, and the end of the phase restores what is missing. */
+    const inBackground = (what: string, work: Promise<void>): void => {
+      background.push(work.catch((error: unknown) => void say(`harness: ${what} failed: ${(error as Error).message.split('\n')[0]}`)));
+    };
     const t0 = Date.now();
     const record = (what: string, extra: Partial<FaultRecord> = {}): FaultRecord => {
       const fault = { at: Date.now() - t0, what, ...extra };
@@ -192,7 +199,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
     };
     const replace = (role: 'worker' | 'scheduler', afterMs: number): void => {
-      background.push(
+      inBackground(
+        `the replacement of a ${role}`,
         sleep(afterMs).then(async () => {
           const node = await spawnNode(role);
           say(`replacement ${node.nodeId} (pid ${node.pid}) ready`);
@@ -208,9 +216,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await sleep(t0 + action.at - Date.now());
       switch (action.kind) {
         case 'burst': {
-          const ids = await admin.addJobs(action.durations.map((ms) => ({ task: 'work', args: { ms } })));
-          added.push(...ids);
-          record(`added ${ids.length} jobs (${added.length} in all)`);
+          // Ids chosen here, so that adding again after a failure (the store mid-election, or down)
+          // is deduplicated by the queue instead of adding the jobs twice — what a producer should do.
+          const jobs = action.durations.map((ms) => ({ id: `job-${++jobCounter}`, task: 'work', args: { ms } }));
+          const from = Date.now();
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await admin.addJobs(jobs);
+              break;
+            } catch (error) {
+              if (Date.now() - from > 60_000) throw error;
+              if (attempt === 1) say(`adding a burst failed (${(error as Error).name}): adding it again until the store answers`);
+              await sleep(200);
+            }
+          }
+          added.push(...jobs.map((j) => j.id));
+          record(`added ${jobs.length} jobs (${added.length} in all)${Date.now() - from > 1_000 ? ` after ${Date.now() - from} ms of retries` : ''}`);
           break;
         }
         case 'kill-worker':
@@ -238,7 +259,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           victim.state = 'paused';
           const from = Date.now();
           record(`SIGSTOP ${victim.nodeId} (pid ${victim.pid}) for ${action.pauseMs} ms`);
-          background.push(
+          inBackground(
+            `the SIGCONT of ${victim.nodeId}`,
             sleep(action.pauseMs).then(() => {
               victim.signal('SIGCONT');
               if (victim.alive) victim.state = 'running';
@@ -253,11 +275,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           const from = Date.now();
           await server.stop();
           const fault = record(`nats-server stopped (pid gone); back in ${action.downMs} ms`);
-          background.push(
+          inBackground(
+            'the restart of the nats-server',
             sleep(action.downMs - (Date.now() - from)).then(async () => {
               await server.restart();
               say(`nats-server restarted (pid ${server.pid}) after ${Date.now() - from} ms`);
-              await probeWrites(from, fault);
+              await probeWrites(Date.now(), fault);
             }),
           );
           break;
@@ -277,14 +300,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           const fault = record(
             `SIGKILL nats-server ${victim.name} (pid ${pid}${victim.name === leader ? ', leader of the jobs bucket' : ''}); restart in ${action.downMs} ms`,
           );
-          background.push(
+          inBackground(
+            `the restart of ${victim.name}`,
             (async () => {
               await probeWrites(from, fault);
               say(`writes land again ${fault.writesBackAfterMs ?? '∞'} ms after the kill of ${victim.name}`);
               await sleep(action.downMs - (Date.now() - from));
+              const restartAt = Date.now();
               await victim.restart();
               await c.waitCurrent({ streams: [`KV_${prefix}_jobs`, `${prefix}_dispatch`], timeoutMs: 60_000 });
-              say(`${victim.name} restarted (pid ${victim.pid}) and current after ${Date.now() - from} ms`);
+              fault.caughtUpAfterMs = Date.now() - restartAt;
+              say(`${victim.name} restarted (pid ${victim.pid}) and current ${fault.caughtUpAfterMs} ms after its restart`);
             })(),
           );
           break;
@@ -294,7 +320,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await sleep(t0 + opts.durationMs - Date.now());
     say('fault phase over: waiting for the faults in progress to end');
     await Promise.all(background);
-    // Back to full strength for the drain.
+    // Back to full strength for the drain: every server up (and current), every node replaced.
+    if (single && single.pid === null) await single.restart();
+    if (nats) {
+      for (const server of nats.servers) if (server.pid === null) await server.restart();
+      await nats.waitCurrent({ streams: [`KV_${prefix}_jobs`, `${prefix}_dispatch`], timeoutMs: 60_000 });
+    }
     const missing = (role: 'worker' | 'scheduler', want: number) => Math.max(0, want - processes.live(role).length);
     await Promise.all([
       ...Array.from({ length: missing('worker', opts.workers) }, () => spawnNode('worker')),
@@ -383,16 +414,54 @@ export function formatReport(report: ChaosReport): string {
     `  jobs ${stats.jobs}: ${Object.entries(stats.outcomes).map(([o, n]) => `${o} ${n}`).join(', ')}`,
     `  runs ${stats.runs} (runs per job: ${Object.entries(stats.runsPerJob).map(([k, n]) => `${k}: ${n}`).join(', ')}); aborted ${stats.abortedRuns}, killed ${stats.killedRuns}`,
     `  overlapping runs of a job: ${stats.overlaps.aborted} with the earlier run aborted, ${stats.overlaps.killed} with it killed, ${stats.overlaps.completed} with it finishing its work`,
-    `  work done twice (finished, then its node died or froze before the commit landed): killed ${stats.workDoneTwice.killedBeforeCommit}, paused ${stats.workDoneTwice.pausedBeforeCommit}, other ${stats.workDoneTwice.other}`,
+    `  work done twice (finished, then its node died or froze or the store was out past the deadline before the commit landed): node killed ${stats.workDoneTwice.killedBeforeCommit}, node paused ${stats.workDoneTwice.pausedBeforeCommit}, other ${stats.workDoneTwice.other}`,
     `  JobReleased events ${stats.releasedEvents}; LeaseLost events ${Object.entries(report.leaseLost).map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}`,
-    `  faults: ${report.faults.filter((f) => !f.what.startsWith('added')).length} (${report.faults
-      .filter((f) => f.writesBackAfterMs !== undefined)
-      .map((f) => `writes back ${f.writesBackAfterMs} ms after ${f.what.split(';')[0]}`)
-      .join('; ') || 'no server fault'})`,
+    `  faults carried out: ${faultCounts(report)}`,
+    `  server faults: ${serverRecovery(report)}`,
     '',
     ...checks.map((c) => `  ${c.passed ? 'PASS' : 'FAIL'} ${c.name} — ${c.detail}`),
     '',
     `${report.passed} passed, ${report.failed} failed`,
   ];
   return lines.join('\n');
+}
+
+function faultCounts(report: ChaosReport): string {
+  const count = (prefix: string): number => report.faults.filter((f) => f.what.startsWith(prefix)).length;
+  const pauses = report.plan.filter((a) => a.kind === 'pause-worker');
+  const parts = [
+    `${count('added')} bursts`,
+    `${report.faults.filter((f) => /^SIGKILL w/.test(f.what)).length} worker kills`,
+    `${report.faults.filter((f) => /^SIGKILL s/.test(f.what)).length} scheduler kills`,
+    `${count('SIGSTOP')} pauses (${pauses.filter((p) => p.long).length} planned past the ack wait, ${pauses.filter((p) => !p.long).length} under the deadline)`,
+    report.mode === 'single' ? `${count('nats-server stopped')} server restarts` : `${count('SIGKILL nats-server')} server kills`,
+  ];
+  const skipped = report.faults.filter((f) => f.what.includes('skipped')).length;
+  return parts.join(', ') + (skipped > 0 ? `; ${skipped} skipped (no target)` : '');
+}
+
+/** How long after each server fault writes through the harness's own client landed again. */
+function serverRecovery(report: ChaosReport): string {
+  const range = (ms: number[]): string => {
+    const sorted = [...ms].sort((a, b) => a - b);
+    return `${sorted[0]}–${sorted[sorted.length - 1]} ms (median ${sorted[Math.floor(sorted.length / 2)]})`;
+  };
+  const faults = report.faults.filter((f) => f.writesBackAfterMs !== undefined);
+  if (faults.length === 0) return 'none';
+  let landed: string;
+  if (report.mode === 'single') {
+    landed = `writes through the harness's client landed again ${range(faults.map((f) => f.writesBackAfterMs!))} after the server was started again`;
+  } else {
+    const leader = faults.filter((f) => f.what.includes('leader of the jobs bucket')).map((f) => f.writesBackAfterMs!);
+    const other = faults.filter((f) => !f.what.includes('leader of the jobs bucket')).map((f) => f.writesBackAfterMs!);
+    landed = [
+      leader.length > 0 ? `writes through the harness's client landed again ${range(leader)} after a kill of the jobs bucket's leader` : '',
+      other.length > 0 ? `${range(other)} after a kill of another server` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+  }
+  const caughtUp = report.faults.flatMap((f) => (f.caughtUpAfterMs === undefined ? [] : [f.caughtUpAfterMs])).sort((a, b) => a - b);
+  const catchUp = caughtUp.length === 0 ? '' : `; the restarted server current again ${caughtUp[0]}–${caughtUp[caughtUp.length - 1]} ms after its restart`;
+  return `${faults.length}; ${landed}${catchUp}`;
 }
