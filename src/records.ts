@@ -69,6 +69,8 @@ export interface QueuedJobState {
   notBefore?: Date;
   /** The lease of the runner that requeued it. */
   leaseId?: string;
+  /** The attempts that ended so far (failed and retried, abandoned, interrupted), oldest first; bounded (see job-attempts.ts). */
+  attempts?: JobAttempt[];
 }
 
 /** Held by a runner; `renewedAt` moves with every renewal (the holder's clock). */
@@ -83,6 +85,10 @@ export interface RunningJobState {
   seq: number;
   startedAt: Date;
   renewedAt: Date;
+  /** The attempts before this one (carried from the queued state it was taken from). */
+  attempts?: JobAttempt[];
+  /** The task's latest `ctx.progress(value)`, as of the last renewal. */
+  progress?: unknown;
 }
 
 /** Finished for good: the one committed result, with the job's record (without its args: see job-store.ts). */
@@ -94,6 +100,43 @@ export interface DoneJobState {
   expiresAt: Date | null;
   /** The lease of the runner that committed it (absent for results written without one: cancel, corrupt). */
   leaseId?: string;
+  /** The attempts before the one `result` describes, oldest first; bounded (see job-attempts.ts). */
+  attempts?: JobAttempt[];
+  /** What the final attempt's task wrote with `ctx.log(...)` (the last lines, bounded). */
+  logs?: JobLogLine[];
+  /** Lines of the final attempt dropped beyond the bound. */
+  logsDropped?: number;
+  /** The final attempt's latest `ctx.progress(value)`. */
+  progress?: unknown;
+}
+
+/** One line a task wrote with `ctx.log(...)`. */
+export interface JobLogLine {
+  at: Date;
+  message: string;
+}
+
+/** How an attempt that is not the job's result ended: an outcome, or `interrupted` (its node stopped and handed the job back). */
+export type AttemptOutcome = Outcome | 'interrupted';
+
+/**
+ * An attempt that ended without being the job's result: failed and retried, abandoned by a runner
+ * that vanished (recorded by the node that took the job over), or interrupted by its node stopping.
+ */
+export interface JobAttempt {
+  attempt: number;
+  nodeId: string;
+  startedAt: Date;
+  /** When it ended (for an abandoned attempt: its runner's last renewal). */
+  endedAt: Date;
+  outcome: AttemptOutcome;
+  error?: JobError;
+  logs?: JobLogLine[];
+  /** Log lines dropped beyond the bounds. */
+  logsDropped?: number;
+  progress?: unknown;
+  /** A retry: the next attempt does not start before this. */
+  nextAttemptAt?: Date;
 }
 
 export interface JobError {

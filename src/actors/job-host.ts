@@ -25,6 +25,7 @@ import type { NodeContext } from '../runtime/node-context.js';
 import { assertPlainData } from '../runtime/plain-data.js';
 import type { JobContext as TaskContext } from '../runtime/task-registry.js';
 import { JobLeaseKeeper, machineLeaseLostReason } from './job-lease-keeper.js';
+import { AttemptRecorder, taskStack } from './attempt-recorder.js';
 
 /** How long a task whose cluster-wide slots are all taken waits before its job is offered again. */
 const SLOT_RETRY_MS = 1_000;
@@ -42,6 +43,8 @@ interface JobHandle {
   taskRunning: boolean;
   timeout: NodeJS.Timeout | null;
   slot: Lease | null;
+  /** The attempt running here: its log lines, progress and failure (made when the task starts). */
+  recorder: AttemptRecorder | null;
 }
 
 type Sender = (event: JobEvent) => void;
@@ -56,9 +59,15 @@ export class JobHost {
     this.keeper = new JobLeaseKeeper(backend.jobs, () => backend.clock.now(), {
       leaseDurationMs: backend.leaseDurationMs,
       ackWaitMs: backend.ackWaitMs,
-      onLost: (jobId, lost) =>
-        node.emit('LeaseLost', { key: lost.key, reason: lost.reason, jobId, ...(lost.holder !== undefined ? { holder: lost.holder } : {}) }),
-      onError: (error, jobId) => node.reportError(error, `lease of job ${jobId} (retrying until its deadline)`),
+      onLost: (jobId, lost) => {
+        node.metrics.leaseLost();
+        node.logger.warn({ jobId, reason: lost.reason, ...(lost.holder !== undefined ? { holder: lost.holder } : {}) }, `lease of job ${jobId} lost (${lost.reason}): its attempt is aborted and its result refused`);
+        node.emit('LeaseLost', { key: lost.key, reason: lost.reason, jobId, ...(lost.holder !== undefined ? { holder: lost.holder } : {}) });
+      },
+      onError: (error, jobId) => {
+        node.metrics.renewalFailed();
+        node.logger.warn({ err: error, jobId }, `lease of job ${jobId}: a write got no answer (retrying until its deadline)`);
+      },
     });
     this.logic = jobMachine.provide({
       actions: {
@@ -83,7 +92,7 @@ export class JobHost {
 
   /** Records the delivery of a fetched job, before the worker decides to start it. */
   register(jobId: string, delivery: JobDelivery): void {
-    this.#handles.set(jobId, { delivery, actor: null, abort: null, abortedFor: null, taskRunning: false, timeout: null, slot: null });
+    this.#handles.set(jobId, { delivery, actor: null, abort: null, abortedFor: null, taskRunning: false, timeout: null, slot: null, recorder: null });
   }
 
   /** Hands an unstarted delivery back to the queue (at once, or after `delayMs`). */
@@ -151,7 +160,7 @@ export class JobHost {
       switch (outcome.status) {
         case 'acquired':
           handle.slot = slot;
-          this.keeper.hold(outcome.lease, delivery, { send });
+          this.keeper.hold(outcome.lease, delivery, { send, progress: () => handle.recorder?.latestProgress });
           if (backend.events.wanted()) this.node.emit('JobAcquired', withSchedule(job, { jobId: job.id, task: job.task, attempt: outcome.job.attempt }));
           return send({
             type: 'LEASE_ACQUIRED',
@@ -192,13 +201,24 @@ export class JobHost {
       return;
     }
     handle.taskRunning = true;
+    const recorder = (handle.recorder = new AttemptRecorder(this.node, job, params.attempt));
+    this.#countStart(job, params.attempt, recorder.startedAt);
     if (params.timeoutMs !== null) {
+      const timeoutMs = params.timeoutMs;
       handle.timeout = setTimeout(() => {
         handle.timeout = null;
+        if (handle.taskRunning) recorder.failed('timeout', { name: 'TimeoutError', message: `task "${job.task}" ran past its timeout of ${timeoutMs} ms` });
         send({ type: 'TIMEOUT' });
-      }, params.timeoutMs);
+      }, timeoutMs);
     }
-    const ctx = taskContext(job, params.attempt, handle);
+    // A task that reads its signal past the lease deadline sees it aborted at once — also from the
+    // synchronous start of the task, which runs inside this action, before LEASE_LOST can reach the machine.
+    const checkLease = (): void => {
+      if (this.keeper.checkDeadline(job.id)) this.#abort(handle, `job ${job.id} aborted: lease lost (renewal deadline passed)`);
+    };
+    const ctx = taskContext(job, params.attempt, handle, checkLease);
+    ctx.log = (...values: unknown[]) => recorder.log(values);
+    ctx.progress = (value: unknown) => recorder.progress(value);
     // An answer after the abort is nobody's business: the machine has moved on.
     const succeed = (value: unknown): void => {
       if (!handle.taskRunning) return;
@@ -208,7 +228,10 @@ export class JobHost {
     const fail = (error: unknown): void => {
       if (!handle.taskRunning) return;
       handle.taskRunning = false;
-      send({ type: 'TASK_FAILED', error: toJobError(error) });
+      const jobError = toJobError(error);
+      if (jobError.stack !== undefined) jobError.stack = taskStack(jobError.stack);
+      recorder.failed('error', jobError);
+      send({ type: 'TASK_FAILED', error: jobError });
     };
     let returned: unknown;
     try {
@@ -245,9 +268,12 @@ export class JobHost {
     // Map turns into an object): refuse it the way addJob refuses such args.
     const unstorable = result.outcome === 'success' ? plainDataProblem(result.returnValue, `return value of job "${job.id}"`) : null;
     if (unstorable) result = asUnstorable(result, unstorable);
+    const recorder = handle?.recorder ?? null;
+    recorder?.close();
+    const notes = recorder?.notes() ?? {};
     let outcome;
     try {
-      outcome = await this.keeper.commit(job.id, result, { resultTtlMs: job.resultTtlMs });
+      outcome = await this.keeper.commit(job.id, result, { resultTtlMs: job.resultTtlMs, ...notes });
     } catch (error) {
       if (!isUnstorableValue(error)) {
         this.node.reportError(error, `committing job ${job.id}`);
@@ -256,7 +282,7 @@ export class JobHost {
       // The result cannot be stored (encoder refused it, or over the payload limit): the job still
       // ends, as an error that says why. Nothing was written, so the lease is where it was.
       result = asUnstorable(result, publicPayloadError(error, `return value of job "${job.id}"`));
-      outcome = await this.keeper.commit(job.id, result, { resultTtlMs: job.resultTtlMs }).catch((e: unknown) => {
+      outcome = await this.keeper.commit(job.id, result, { resultTtlMs: job.resultTtlMs, ...notes }).catch((e: unknown) => {
         this.node.reportError(e, `committing job ${job.id}`);
         return { status: 'lost', reason: 'reported' } as const;
       });
@@ -266,8 +292,11 @@ export class JobHost {
     await this.#releaseSlot(handle?.slot ?? null);
     if (handle) handle.slot = null;
     const committed = outcome.value.result;
+    const error = committed.error ?? (committed.outcome === 'timeout' ? recorder?.failure?.error : undefined);
+    this.#countFinish(job, committed, recorder);
     if (this.node.backend.events.wanted()) {
-      this.node.emit('JobReleased', withSchedule(job, { jobId: job.id, task: job.task, outcome: committed.outcome, attempt: committed.attempt }));
+      const released = { jobId: job.id, task: job.task, outcome: committed.outcome, attempt: committed.attempt };
+      this.node.emit('JobReleased', withSchedule(job, error ? { ...released, error: { name: error.name, message: error.message } } : released));
     }
     send({ type: 'RESULT_COMMITTED', result: committed });
   }
@@ -279,7 +308,15 @@ export class JobHost {
     const next: JobRecord = { ...job, attempt: params.attempt };
     if (params.delayMs > 0) next.notBefore = new Date(now + params.delayMs);
     else delete next.notBefore;
-    const outcome = await this.keeper.requeue(job.id, next).catch((error: unknown) => {
+    const nextAttemptAt = new Date(now + params.delayMs);
+    // The attempt that ran here joins the job's history: failed (a retry follows) or interrupted (this
+    // node stops). A requeue decided on acquisition ran nothing: an abandoned predecessor was
+    // recorded by the acquisition itself.
+    const recorder = handle?.recorder ?? null;
+    recorder?.close();
+    const failure = recorder?.failure ?? null;
+    const ended = recorder ? recorder.ended(params.reason === 'retry' ? (failure?.outcome ?? 'error') : 'interrupted', params.reason === 'retry' ? nextAttemptAt : null) : undefined;
+    const outcome = await this.keeper.requeue(job.id, next, ended).catch((error: unknown) => {
       this.node.reportError(error, `requeueing job ${job.id}`);
       return { status: 'lost', reason: 'reported' } as const;
     });
@@ -287,7 +324,43 @@ export class JobHost {
     handle?.delivery.nak(params.delayMs);
     await this.#releaseSlot(handle?.slot ?? null);
     if (handle) handle.slot = null;
+    if (params.reason === 'retry') this.#announceRetry(job, params.attempt, nextAttemptAt, recorder);
     send({ type: 'JOB_REQUEUED' });
+  }
+
+  // ---- what the outside sees: metrics, logs, events ------------------------------------------
+
+  #countStart(job: JobRecord, attempt: number, startedAt: number): void {
+    const first = attempt === 1;
+    const waitedMs = first ? startedAt - job.createdAt.getTime() : null;
+    const lateMs = first && job.scheduledFireTime ? startedAt - job.scheduledFireTime.getTime() : null;
+    this.node.metrics.jobStarted(job.task, waitedMs, lateMs);
+  }
+
+  #countFinish(job: JobRecord, result: JobResult, recorder: AttemptRecorder | null): void {
+    const runMs = recorder ? result.finishedAt.getTime() - recorder.startedAt : null;
+    this.node.metrics.jobFinished(job.task, result.outcome, runMs);
+    const fields = { jobId: job.id, task: job.task, attempt: result.attempt, outcome: result.outcome };
+    if (result.outcome === 'success') this.node.logger.debug(fields, `job ${job.id} (${job.task}) succeeded on attempt ${result.attempt}`);
+    else {
+      const why = result.error ? `: ${result.error.name}: ${result.error.message}` : '';
+      this.node.logger.info({ ...fields, ...(result.error ? { error: result.error } : {}) }, `job ${job.id} (${job.task}) ended ${result.outcome} on attempt ${result.attempt}${why}`);
+    }
+  }
+
+  /** A failed attempt was requeued for `nextAttempt`: the JobRetryScheduled event, a metric, a debug line. */
+  #announceRetry(job: JobRecord, nextAttempt: number, nextAttemptAt: Date, recorder: AttemptRecorder | null): void {
+    const failure = recorder?.failure ?? null;
+    const outcome = recorder ? (failure?.outcome ?? 'error') : 'abandoned';
+    this.node.metrics.attemptRetried(job.task, recorder ? this.node.backend.clock.now() - recorder.startedAt : null);
+    const error = failure ? { name: failure.error.name, message: failure.error.message } : undefined;
+    this.node.logger.debug(
+      { jobId: job.id, task: job.task, attempt: job.attempt, outcome, nextAttempt, nextAttemptAt, ...(error ? { error } : {}) },
+      `job ${job.id} (${job.task}) attempt ${job.attempt} ${outcome}${error ? `: ${error.name}: ${error.message}` : ''}; attempt ${nextAttempt} at ${nextAttemptAt.toISOString()}`,
+    );
+    if (!this.node.backend.events.wanted()) return;
+    const fields = { jobId: job.id, task: job.task, attempt: job.attempt, outcome, nextAttempt, nextAttemptAt } as const;
+    this.node.emit('JobRetryScheduled', withSchedule(job, error ? { ...fields, error } : fields));
   }
 
   // ---- cleanup ------------------------------------------------------------------------------
@@ -295,6 +368,7 @@ export class JobHost {
   /** The job actor ended (final state or crash): nothing of it may stay behind. */
   #ended(jobId: string, handle: JobHandle): void {
     if (this.#handles.get(jobId) === handle) this.#handles.delete(jobId);
+    handle.recorder?.close();
     this.#clearTimeout(handle);
     this.#abort(handle, `job ${jobId} ended`);
     this.keeper.drop(jobId);
@@ -314,8 +388,12 @@ export class JobHost {
 
 export { machineLeaseLostReason };
 
-/** The task's `ctx`; its `signal` (an AbortController per job) is only made if the task reads it. */
-function taskContext(job: JobRecord, attempt: number, handle: JobHandle): TaskContext {
+/**
+ * The task's `ctx`; its `signal` (an AbortController per job) is only made if the task reads it.
+ * Reading the signal, its `aborted` or calling its `throwIfAborted()` first runs `checkLease`, so a
+ * task woken from a pause by its own timer (before the lease keeper's tick) sees the loss.
+ */
+function taskContext(job: JobRecord, attempt: number, handle: JobHandle, checkLease: () => void): TaskContext {
   const ctx = {
     jobId: job.id,
     task: job.task,
@@ -324,13 +402,39 @@ function taskContext(job: JobRecord, attempt: number, handle: JobHandle): TaskCo
       if (!handle.abort) {
         handle.abort = new AbortController();
         if (handle.abortedFor !== null) handle.abort.abort(new Error(handle.abortedFor));
+        else checkedOnRead(handle.abort.signal, checkLease);
       }
+      if (handle.taskRunning) checkLease();
       return handle.abort.signal;
     },
   } as TaskContext;
   if (job.scheduleId !== undefined) ctx.scheduleId = job.scheduleId;
   if (job.scheduledFireTime !== undefined) ctx.scheduledFireTime = job.scheduledFireTime;
   return ctx;
+}
+
+const abortedOf = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
+
+/**
+ * Shadows `aborted` and `throwIfAborted` on this one signal with versions that run `check` first
+ * while it is not aborted yet (own properties over AbortSignal.prototype's; the signal stays a real
+ * AbortSignal for listeners, `AbortSignal.any` and fetch).
+ */
+function checkedOnRead(signal: AbortSignal, check: () => void): void {
+  Object.defineProperty(signal, 'aborted', {
+    configurable: true,
+    get(): boolean {
+      if (!abortedOf.call(signal)) check();
+      return abortedOf.call(signal) as boolean;
+    },
+  });
+  Object.defineProperty(signal, 'throwIfAborted', {
+    configurable: true,
+    value(): void {
+      if (!abortedOf.call(signal)) check();
+      AbortSignal.prototype.throwIfAborted.call(signal);
+    },
+  });
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -16,16 +16,21 @@
  * - the timer ticks every min(1 s, D/10). A tick that finds the deadline passed (the event loop was
  *   blocked, or the process paused with SIGSTOP) reports the loss before renewing anything, and
  *   because its period is short it is among the first timers to run when the loop wakes, ahead of
- *   the task's own timers that were due later.
+ *   the task's own timers that were due later. Timers due before that tick still run first (Node
+ *   runs due timers in order of due time; a SIGCONT handler only runs after them), so a task's
+ *   signal is also checked against the deadline when the task reads it (`checkDeadline`, see
+ *   job-host.ts): a task that looks at `signal.aborted` before its side effect sees the loss.
  */
 import type { LeaseLostReason as MachineLeaseLostReason } from '../machines/lease-timing.js';
 import type { HeldLease, JobEvent } from '../machines/job-types.js';
-import type { DoneJobState, JobRecord, JobResult } from '../records.js';
-import { LeaseLostReason, type JobDelivery, type JobLease, type JobStore, type LeaseLost } from '../store/index.js';
+import type { DoneJobState, JobAttempt, JobRecord, JobResult } from '../records.js';
+import { LeaseLostReason, type AttemptNotes, type JobDelivery, type JobLease, type JobStore, type LeaseLost } from '../store/index.js';
 
 /** Where the keeper reports a lease's fate: the job actor (sends are dropped once it has ended). */
 export interface LeaseTarget {
   send(event: Extract<JobEvent, { type: 'LEASE_RENEWED' | 'LEASE_LOST' }>): void;
+  /** The task's latest progress value, written with each renewal (undefined: none). */
+  progress?(): unknown;
 }
 
 export interface JobLeaseKeeperOptions {
@@ -121,17 +126,17 @@ export class JobLeaseKeeper {
   }
 
   /** The fenced commit: ONE write of the result at the held revision (after any renewal in flight). */
-  commit(jobId: string, result: JobResult, opts: { resultTtlMs: number | null }): Promise<FencedOutcome<DoneJobState>> {
+  commit(jobId: string, result: JobResult, opts: { resultTtlMs: number | null } & AttemptNotes): Promise<FencedOutcome<DoneJobState>> {
     return this.#fenced(jobId, async (lease) => {
       const outcome = await this.jobs.commit(lease, result, opts);
       return 'lost' in outcome ? outcome : { value: outcome.state };
     });
   }
 
-  /** The fenced requeue: the job back to queued (`job` carries the attempt and notBefore). */
-  requeue(jobId: string, job: JobRecord): Promise<FencedOutcome<null>> {
+  /** The fenced requeue: the job back to queued (`job` carries the attempt and notBefore; `ended` joins its history). */
+  requeue(jobId: string, job: JobRecord, ended?: JobAttempt): Promise<FencedOutcome<null>> {
     return this.#fenced(jobId, async (lease) => {
-      const outcome = await this.jobs.requeue(lease, job);
+      const outcome = await this.jobs.requeue(lease, job, ended);
       return 'lost' in outcome ? outcome : { value: null };
     });
   }
@@ -159,6 +164,21 @@ export class JobLeaseKeeper {
     this.#tick();
   }
 
+  /**
+   * Declares the lease of `jobId` lost now if its deadline has passed, without waiting for the
+   * next tick. Called when the job's task reads its signal: after a pause, a task timer due before
+   * the keeper's next tick runs first (Node runs due timers in order of their due time, SIGCONT
+   * handlers and I/O after them), and the task must not read a stale "not aborted" then.
+   * Returns true when it declared the loss now (the job actor is told as on any loss, but the
+   * caller may be inside one of its actions, where the event waits for the action to end).
+   */
+  checkDeadline(jobId: string): boolean {
+    const kept = this.#held.get(jobId);
+    if (!kept || kept.phase !== 'held' || this.now() < kept.confirmedAt + this.deadlineMs) return false;
+    this.#deadlinePassed(kept);
+    return true;
+  }
+
   #tick(): void {
     const now = this.now();
     // Deadlines first, for every lease, before any renewal is sent.
@@ -172,8 +192,9 @@ export class JobLeaseKeeper {
 
   #renew(kept: Kept, now: number): void {
     const { jobId } = kept.lease;
+    const progress = kept.target.progress?.();
     kept.inflight = this.jobs
-      .renew(kept.lease)
+      .renew(kept.lease, progress === undefined ? {} : { progress })
       .then((renewed) => {
         if ('lost' in renewed) {
           if (kept.phase !== 'lost') this.#lose(kept, renewed, true);

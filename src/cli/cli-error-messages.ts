@@ -34,6 +34,7 @@ const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
   id: '--id',
   task: '--task',
   from: '--from',
+  metrics: '--metrics',
 };
 
 /** Trigger fields → the flag that sets them (`schedule add`). */

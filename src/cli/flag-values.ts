@@ -6,6 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDuration } from '../duration.js';
+import { parseListen } from '../runtime/metrics.js';
 import { date } from '../triggers/index.js';
 import { CliUsageError } from './cli-error.js';
 
@@ -71,6 +72,18 @@ export function existingFileValue(flag: string): (raw: string) => string {
     if (!existsSync(path)) throw new CliUsageError(`${flag} ${JSON.stringify(raw)}: no such file (looked for ${path})`);
     if (!statSync(path).isFile()) throw new CliUsageError(`${flag} ${JSON.stringify(raw)}: not a file (${path})`);
     return path;
+  };
+}
+
+/** An address to serve on: `host:port`, `[::1]:port`, `:port` or a port (port 0: any free one). */
+export function listenAddressValue(flag: string): (raw: string) => string {
+  return (raw) => {
+    try {
+      parseListen(raw);
+    } catch {
+      throw new CliUsageError(`${flag} ${JSON.stringify(raw)} is not an address to listen on; use host:port, e.g. 127.0.0.1:9464 (port 0: any free port)`);
+    }
+    return raw;
   };
 }
 

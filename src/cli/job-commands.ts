@@ -6,6 +6,7 @@ import { withAdminRuntime } from './admin-runtime.js';
 import { printResult, type CliContext } from './cli-context.js';
 import { CliUsageError, ExitCode } from './cli-error.js';
 import { durationValue, jsonValue, nonEmptyValue } from './flag-values.js';
+import { jobListCommand, jobShowCommand } from './job-list-commands.js';
 import { addStoreOptions, resolveStoreTarget, type StoreFlags } from './store-flags.js';
 
 interface WaitFlags extends StoreFlags {
@@ -124,8 +125,10 @@ function cancelCommand(ctx: CliContext): Command {
 /** `jobchart job …` */
 export function jobCommand(ctx: CliContext): Command {
   return new Command('job')
-    .description('add jobs, read their results, cancel them, in a NATS store')
+    .description('add jobs, list them, show one with its attempts, read results, cancel them, in a NATS store')
     .addCommand(addCommand(ctx))
+    .addCommand(jobListCommand(ctx))
+    .addCommand(jobShowCommand(ctx))
     .addCommand(resultCommand(ctx))
     .addCommand(cancelCommand(ctx));
 }

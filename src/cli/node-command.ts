@@ -2,13 +2,15 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_INSPECTOR_URL } from '../actors/inspector.js';
 import { formatDuration } from '../duration.js';
+import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../runtime/logger.js';
+import { DEFAULT_METRICS_LISTEN } from '../runtime/metrics.js';
 import { createRuntime } from '../runtime/runtime.js';
-import type { NodeRole } from '../runtime/runtime-options.js';
+import { defaultNodeId, type NodeRole } from '../runtime/runtime-options.js';
 import { memoryStore, natsStore } from '../store/index.js';
 import type { CliContext } from './cli-context.js';
 import { CliUsageError, ExitCode } from './cli-error.js';
 import { formatEvent } from './event-format.js';
-import { durationValue, integerValue, nonEmptyValue, webSocketUrlValue } from './flag-values.js';
+import { durationValue, integerValue, listenAddressValue, nonEmptyValue, webSocketUrlValue } from './flag-values.js';
 import { addStoreOptions, describeServers, resolveStoreTarget, type StoreFlags } from './store-flags.js';
 import { probeStore } from './store-probe.js';
 import { importTasksModule, registerTasks } from './tasks-module.js';
@@ -25,6 +27,9 @@ interface NodeFlags extends StoreFlags {
   inspect?: true | string;
   quiet?: boolean;
   json?: boolean;
+  metrics?: true | string;
+  logLevel?: LogLevel;
+  logFormat?: LogFormat;
 }
 
 /** The lease duration to open the store with: the flag's, which must match the store's, else the store's. */
@@ -62,7 +67,14 @@ export function nodeCommand(ctx: CliContext): Command {
     .addOption(new Option('--node-id <id>', 'stable identity of this node (default: host-pid-random)').argParser(nonEmptyValue('--node-id')))
     .addOption(new Option('--inspect [ws-url]', `send the node's statecharts to a WebSocket inspector server (default: off; without a URL ${DEFAULT_INSPECTOR_URL})`).argParser(webSocketUrlValue('--inspect')))
     .addOption(new Option('--quiet', 'do not print runtime events (default: off)'))
-    .addOption(new Option('--json', 'print runtime events as JSON lines (default: off)'));
+    .addOption(new Option('--json', 'print runtime events as JSON lines (default: off)'))
+    .addOption(
+      new Option('--metrics [host:port]', `serve Prometheus metrics at http://host:port/metrics (default: off; without an address ${DEFAULT_METRICS_LISTEN})`).argParser(
+        listenAddressValue('--metrics'),
+      ),
+    )
+    .addOption(new Option('--log-level <level>', 'log lines at this level and above go to stderr (default: info)').choices(LOG_LEVELS))
+    .addOption(new Option('--log-format <format>', 'log lines as JSON objects or as pretty text (default: pretty on a terminal, else json)').choices(LOG_FORMATS));
   addStoreOptions(cmd, 'node');
   return cmd.action(async (flags: NodeFlags) => {
     const target = resolveStoreTarget(flags, ctx.env, 'node');
@@ -72,14 +84,26 @@ export function nodeCommand(ctx: CliContext): Command {
     const lease = leaseFor(flags, storeLeaseMs);
     const role = flags.role ?? 'both';
     const inspect = flags.inspect === true ? DEFAULT_INSPECTOR_URL : flags.inspect;
+    const metrics = flags.metrics === true ? DEFAULT_METRICS_LISTEN : flags.metrics;
+    const nodeId = flags.nodeId ?? defaultNodeId();
+    // Logs go to stderr (through the CLI's context), events to stdout: the two can be piped apart.
+    const logger = await createLogger({
+      level: flags.logLevel ?? 'info',
+      format: flags.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json'),
+      colorize: process.stderr.isTTY === true,
+      base: { nodeId },
+      destination: { write: (text: string) => ctx.stderr(text) },
+    });
     const rt = await createRuntime({
       store: target.kind === 'nats' ? natsStore(target.options) : memoryStore(),
       role,
       ...(flags.concurrency !== undefined ? { maxConcurrentJobs: flags.concurrency } : {}),
       ...(lease !== undefined ? { leaseDuration: lease } : {}),
       ...(flags.poll !== undefined ? { pollInterval: flags.poll } : {}),
-      ...(flags.nodeId !== undefined ? { nodeId: flags.nodeId } : {}),
+      nodeId,
       ...(inspect !== undefined ? { inspect } : {}),
+      ...(metrics !== undefined ? { metrics } : {}),
+      logger,
     });
     if (!flags.quiet) {
       rt.on('*', (event) => ctx.stdout(flags.json ? `${JSON.stringify(event)}\n` : `${formatEvent(event)}\n`));
@@ -97,7 +121,7 @@ export function nodeCommand(ctx: CliContext): Command {
     const store = target.kind === 'nats' ? describeServers(target) : 'the in-memory store (no --nats, JOBCHART_NATS or NATS_URL)';
     ctx.stderr(
       `jobchart node ${rt.nodeId} (${role}) on ${store}; tasks: ${loaded.join(', ') || '(none)'}` +
-        `${inspect ? `; inspector: ${inspect}` : ''}; Ctrl-C to stop\n`,
+        `${inspect ? `; inspector: ${inspect}` : ''}${rt.metrics?.url ? `; metrics: ${rt.metrics.url}` : ''}; Ctrl-C to stop\n`,
     );
     await stopRequested;
     await rt.stop({ drain: true });

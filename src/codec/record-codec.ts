@@ -72,6 +72,8 @@ const checks: { [K in RecordKind]: Check[] } = {
           ? null
           : 'a queued or running state needs task and attempt',
     (d) => (d['phase'] !== 'running' || (str(d['nodeId']) && str(d['leaseId']) && num(d['seq']) && isDate(d['renewedAt'])) ? null : 'a running state needs nodeId, leaseId, seq and renewedAt'),
+    need('attempts', optional(Array.isArray), 'an array of attempts'),
+    need('logs', optional(Array.isArray), 'an array of log lines'),
   ],
 };
 

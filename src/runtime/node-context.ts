@@ -4,6 +4,8 @@
  */
 import type { StoreBackend } from '../store/index.js';
 import type { RuntimeEvent, RuntimeEventMap, RuntimeEventType } from '../store/index.js';
+import type { Logger } from './logger.js';
+import type { JobMetrics } from './metrics.js';
 import type { RegisteredTask } from './task-registry.js';
 
 /** Fields `emit` fills in. */
@@ -18,8 +20,12 @@ export interface NodeContext {
   readonly defaultResultTtlMs: number;
   /** Publishes a cluster-wide event; a failed publish is reported through `reportError`, never thrown. */
   emit<T extends RuntimeEventType>(type: T, fields: EventFields<T>): void;
-  /** Where errors that have no caller go (a background effect failed). */
+  /** Where errors that have no caller go (a background effect failed): logged at level error. */
   reportError(error: unknown, where: string): void;
+  /** The node's leveled logger (see logger.ts for what goes at which level). */
+  readonly logger: Logger;
+  /** Per-job metrics (a no-op recorder when metrics are off). */
+  readonly metrics: JobMetrics;
 }
 
 export function buildEvent<T extends RuntimeEventType>(type: T, nodeId: string, now: Date, fields: EventFields<T>): RuntimeEvent {

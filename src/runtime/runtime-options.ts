@@ -5,6 +5,8 @@ import { parseDuration, type DurationLike } from '../duration.js';
 import { InvalidOptionError } from '../errors.js';
 import type { InspectOption } from '../actors/inspector.js';
 import { memoryStore, type StoreFactory } from '../store/index.js';
+import { defaultLogger, safeLogger, type Logger } from './logger.js';
+import { resolveMetricsOption, type MetricsOption, type ResolvedMetricsOptions } from './metrics.js';
 
 export type NodeRole = 'both' | 'scheduler' | 'worker';
 
@@ -25,6 +27,16 @@ export interface RuntimeOptions {
   inspect?: InspectOption;
   /** How long results are kept unless `addJob({ resultTtl })` says otherwise. @defaultValue '1d' */
   defaultResultTtl?: DurationLike;
+  /**
+   * Prometheus metrics: `true` serves `/metrics` on 127.0.0.1:9464, `'host:port'` there, or
+   * `{ listen, registry, prefix, defaultMetrics }` (`listen: false`: registry only). @defaultValue off
+   */
+  metrics?: MetricsOption;
+  /**
+   * Where the node logs: pino, or any object with pino-like `error`/`warn`/`info`/`debug(fields, message)`.
+   * @defaultValue pino at level 'warn', JSON lines on stderr
+   */
+  logger?: Logger;
 }
 
 export interface ResolvedRuntimeOptions {
@@ -36,6 +48,8 @@ export interface ResolvedRuntimeOptions {
   pollIntervalMs: number;
   inspect: InspectOption | undefined;
   defaultResultTtlMs: number;
+  metrics: ResolvedMetricsOptions | null;
+  logger: Logger;
 }
 
 const ROLES: readonly NodeRole[] = ['both', 'scheduler', 'worker'];
@@ -49,7 +63,7 @@ export function resolveRuntimeOptions(opts: RuntimeOptions = {}): ResolvedRuntim
   if (leaseDurationMs < 300) throw new InvalidOptionError('leaseDuration', `must be at least 300ms, got ${leaseDurationMs}ms`);
   const pollIntervalMs = parseDuration(opts.pollInterval ?? '1s', 'pollInterval');
   if (pollIntervalMs < 10) throw new InvalidOptionError('pollInterval', `must be at least 10ms, got ${pollIntervalMs}ms`);
-  const nodeId = opts.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const nodeId = opts.nodeId ?? defaultNodeId();
   if (typeof nodeId !== 'string' || nodeId.length === 0 || nodeId.length > 200) {
     throw new InvalidOptionError('nodeId', 'must be a non-empty string of at most 200 characters');
   }
@@ -62,7 +76,23 @@ export function resolveRuntimeOptions(opts: RuntimeOptions = {}): ResolvedRuntim
     pollIntervalMs,
     inspect: opts.inspect,
     defaultResultTtlMs: parseDuration(opts.defaultResultTtl ?? '1d', 'defaultResultTtl'),
+    metrics: resolveMetricsOption(opts.metrics),
+    logger: opts.logger === undefined ? defaultLogger(nodeId) : safeLogger(checkedLogger(opts.logger)),
   };
+}
+
+function checkedLogger(logger: unknown): Logger {
+  for (const level of ['error', 'warn', 'info', 'debug'] as const) {
+    if (typeof (logger as Record<string, unknown> | null)?.[level] !== 'function') {
+      throw new InvalidOptionError('logger', `must have pino-like level methods error, warn, info and debug; "${level}" is missing`);
+    }
+  }
+  return logger as Logger;
+}
+
+/** `<host>-<pid>-<random>`: the node id when none is given. */
+export function defaultNodeId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
 export function assertCapacity(n: number, option: string): void {

@@ -18,9 +18,13 @@ import {
   UnknownTaskError,
 } from '../errors.js';
 import type { JobRecord, JobResult, ScheduleRecord } from '../records.js';
+import { noMetrics } from './metrics.js';
 import { CorruptRecordError, StoreClosedError, type ListJobsQuery, type RuntimeEvent, type RuntimeEventMap, type RuntimeEventType, type StoreBackend } from '../store/index.js';
 import { EventHub } from './event-hub.js';
 import { toJobInfo, type JobInfo } from './job-info.js';
+import { errorFields } from './log-fields.js';
+import { RuntimeMetrics } from './metrics.js';
+import type { AdHocTaskName, AnyTypedJobOptions, ArgsParameter, TaskArgs, TaskName, TaskResult, TypedJobOptions, TypedScheduleOptions, UntypedTasks } from './task-types.js';
 import { buildEvent, type EventFields, type NodeContext } from './node-context.js';
 import { withinPayloadLimit } from './payload-limit.js';
 import { assertPlainData } from './plain-data.js';
@@ -54,14 +58,30 @@ export interface StopOptions {
 
 type Lifecycle = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
-/** Creates a node and opens its store. Call `start()` to run jobs and schedules. */
-export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+/**
+ * Creates a node and opens its store (and serves its metrics, with `metrics`). Call `start()` to run
+ * jobs and schedules. `Tasks` declares the tasks' signatures for typed `task`/`addJob`/`runJob`
+ * (see task-types.ts): `createRuntime<{ send: (args: { to: string }) => string }>()`.
+ */
+export async function createRuntime<Tasks extends object = UntypedTasks>(options: RuntimeOptions = {}): Promise<Runtime<Tasks>> {
   const resolved = resolveRuntimeOptions(options);
-  const backend = await resolved.store.open({ leaseDurationMs: resolved.leaseDurationMs });
-  return new Runtime(resolved, backend);
+  const { logger } = resolved;
+  const backend = await resolved.store.open({
+    leaseDurationMs: resolved.leaseDurationMs,
+    reportError: (error, where) => logger.error(errorFields(error, where), `${where}: ${describeError(error)}`),
+  });
+  const rt = new Runtime<Tasks>(resolved, backend);
+  try {
+    await rt.metrics?.serve();
+  } catch (error) {
+    await rt.stop();
+    throw error;
+  }
+  if (rt.metrics?.url) logger.info({ url: rt.metrics.url }, `serving metrics on ${rt.metrics.url}`);
+  return rt;
 }
 
-export class Runtime {
+export class Runtime<Tasks extends object = UntypedTasks> {
   readonly nodeId: string;
   readonly role: ResolvedRuntimeOptions['role'];
   private lifecycle: Lifecycle = 'created';
@@ -77,6 +97,8 @@ export class Runtime {
   private stopping: Promise<void> | null = null;
   private inspector: NodeInspector | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
+  /** Prometheus metrics of this node (`createRuntime({ metrics })`); null when off. */
+  readonly metrics: RuntimeMetrics | null;
 
   constructor(
     private readonly opts: ResolvedRuntimeOptions,
@@ -84,7 +106,8 @@ export class Runtime {
   ) {
     this.nodeId = opts.nodeId;
     this.role = opts.role;
-    this.hub = new EventHub<RuntimeEvent>((error) => console.error('[jobchart] an event listener threw:', error), {
+    const { logger } = opts;
+    this.hub = new EventHub<RuntimeEvent>((error) => logger.error(errorFields(error, 'event listener'), `an event listener threw: ${describeError(error)}`), {
       // The node listens to the cluster's events only while someone here listens: events cost
       // nothing to nodes nobody asks.
       firstListener: () => (this.stopEvents = backend.events.subscribe((event) => this.hub.emit(event))),
@@ -94,20 +117,40 @@ export class Runtime {
       },
     });
     this.waiters = new ResultWaiters(backend);
+    this.metrics = opts.metrics
+      ? new RuntimeMetrics(
+          opts.metrics,
+          {
+            queueDepth: () => backend.jobs.queueDepth(),
+            jobLeasesHeld: () => this.running?.jobs.keeper.size ?? 0,
+            slotsInUse: () => this.status.running,
+            slots: () => this.opts.maxConcurrentJobs,
+          },
+          (error) => logger.debug(errorFields(error, 'metrics scrape'), `queue depth not read for a scrape: ${describeError(error)}`),
+        )
+      : null;
     this.node = {
       nodeId: opts.nodeId,
       backend,
       tasks: this.tasks,
       defaultResultTtlMs: opts.defaultResultTtlMs,
       emit: (type, fields) => this.emit(type, fields),
-      reportError: (error, where) => console.error(`[jobchart] ${where}:`, error),
+      reportError: (error, where) => logger.error(errorFields(error, where), `${where}: ${describeError(error)}`),
+      logger,
+      metrics: this.metrics?.recorder ?? noMetrics,
     };
     this.schedulesApi = new ScheduleOperations(this.node, async (task) => assertTaskName(task));
   }
 
   // ---- tasks ------------------------------------------------------------------------------
 
-  /** Registers a task this node can run. Options: maxRunning, timeout, retry, misfireGraceTime. */
+  /**
+   * Registers a task this node can run; `rt.task<Args, Result>(name, fn)` types one ad hoc. Options:
+   * maxRunning, timeout, retry, misfireGraceTime.
+   */
+  task<Args = any, Result = unknown, N extends string = string>(name: AdHocTaskName<Tasks, N>, fn: TaskFunction<Args, Result>, opts?: TaskOptions): this;
+  /** Registers task `name` of the runtime's task map: args and result typed by it. */
+  task<K extends TaskName<Tasks>>(name: K, fn: TaskFunction<TaskArgs<Tasks, K>, TaskResult<Tasks, K>>, opts?: TaskOptions): this;
   task(name: string, fn: TaskFunction, opts: TaskOptions = {}): this {
     this.assertUsable();
     const task = normaliseTask(name, fn, opts);
@@ -146,6 +189,7 @@ export class Runtime {
     this.heartbeat = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.opts.leaseDurationMs / 3)));
     this.lifecycle = 'running';
     this.emit('NodeStarted', { role: this.opts.role });
+    this.opts.logger.info({ role: this.opts.role, tasks: this.taskNames, store: this.backend.kind }, `node ${this.nodeId} started (${this.opts.role})`);
     await this.beat();
   }
 
@@ -176,8 +220,13 @@ export class Runtime {
     }
     if (wasStarted) {
       this.emit('NodeStopped', { reason: opts.drain === false ? 'stop' : 'drain' });
+      // Sent now, ahead of the write below: its answer then comes after this node's own listeners got
+      // the event (the server handles a connection's messages in order), before they are closed.
+      this.backend.events.flush();
       await this.backend.nodes.remove(this.nodeId).catch(() => undefined);
+      this.opts.logger.info({ reason: opts.drain === false ? 'stop' : 'drain' }, `node ${this.nodeId} stopped`);
     }
+    await this.metrics?.close();
     for (const unsubscribe of this.unsubscribers) unsubscribe();
     await this.waiters.close();
     this.hub.close();
@@ -200,8 +249,8 @@ export class Runtime {
    * an explicit `id` costs one read more, to refuse an id that is taken (ConflictingIdError). The
    * task need not be registered anywhere yet: the job waits until a worker for it runs.
    */
-  async addJob(opts: AddJobOptions): Promise<string> {
-    const [id] = await this.addJobs([opts]);
+  async addJob<K extends TaskName<Tasks>>(opts: TypedJobOptions<Tasks, K>): Promise<string> {
+    const [id] = await this.addJobs([opts as unknown as AnyTypedJobOptions<Tasks>]);
     return id as string;
   }
 
@@ -209,8 +258,9 @@ export class Runtime {
    * Queues several jobs at once (pipelined: one round trip of latency for the lot); resolves to
    * their ids in order. Explicit ids are checked first, and nothing is queued if one is taken.
    */
-  async addJobs(jobs: readonly AddJobOptions[]): Promise<string[]> {
+  async addJobs(list: readonly AnyTypedJobOptions<Tasks>[]): Promise<string[]> {
     this.assertUsable();
+    const jobs = list as readonly AddJobOptions[];
     const records = jobs.map((opts) => this.jobRecord(opts));
     const explicit = records.filter((_, i) => jobs[i]?.id !== undefined);
     if (explicit.length > 0) {
@@ -261,6 +311,19 @@ export class Runtime {
   }
 
   /**
+   * One job: its record, state, every attempt (node, times, outcome, error, log lines) and latest
+   * progress. Throws JobLookupError for an id that never existed or whose result expired.
+   */
+  async getJob(id: string): Promise<JobInfo> {
+    this.assertUsable();
+    const found = await this.backend.jobs.lookup(id);
+    if (found === null) throw new JobLookupError(id);
+    const { state } = found;
+    if (state.phase === 'done' && state.expiresAt !== null && state.expiresAt.getTime() <= this.backend.clock.now()) throw new JobLookupError(id);
+    return toJobInfo({ jobId: id, state, job: found.job });
+  }
+
+  /**
    * Jobs newest first, filtered by state (`queued`, `running`, `done` or an outcome), task or
    * schedule; pass `nextCursor` back as `cursor` for the next page. A tool's view: it reads every job
    * key and the queued messages (up to 10,000).
@@ -272,7 +335,7 @@ export class Runtime {
   }
 
   /** Adds a job, waits for it, and returns its value or throws JobFailedError. */
-  async runJob(task: string, args?: unknown): Promise<unknown> {
+  async runJob<K extends TaskName<Tasks>>(task: K, ...[args]: ArgsParameter<TaskArgs<Tasks, K>>): Promise<TaskResult<Tasks, K>> {
     this.assertUsable();
     const record = this.jobRecord({ task, args });
     // Registered before the publish: the completion cannot overtake the wait.
@@ -287,7 +350,7 @@ export class Runtime {
     }
     const result = await wait.result;
     if (!result) throw new RuntimeStoppedError();
-    if (result.outcome === 'success') return result.returnValue;
+    if (result.outcome === 'success') return result.returnValue as TaskResult<Tasks, K>;
     throw new JobFailedError(record.id, result.outcome, result.error?.message ?? result.outcome, result.error?.name, result.error?.stack);
   }
 
@@ -306,6 +369,7 @@ export class Runtime {
       const found = await this.backend.jobs.get(id).catch(() => null);
       const job = found?.state.phase === 'done' ? found.state.job : null;
       this.emit('JobReleased', { jobId: id, task: job?.task ?? '?', outcome: 'cancelled', attempt: job?.attempt ?? 1 });
+      this.node.metrics.jobFinished(job?.task ?? '?', 'cancelled', null);
       return true;
     }
     // Running: ask its holder, which aborts the task and commits `cancelled` under its lease.
@@ -320,17 +384,20 @@ export class Runtime {
     if (before?.state.phase !== 'running') return false;
     const { task, attempt } = before.state;
     const job: JobRecord = before.job ?? { id, task, args: null, createdAt: now(), attempt, resultTtlMs: this.opts.defaultResultTtlMs };
-    const written = await this.backend.jobs.cancelAbandoned(id, before.revision, job, cancelled(job), job.resultTtlMs);
-    if (written) this.emit('JobReleased', { jobId: id, task: job.task, outcome: 'cancelled', attempt: job.attempt });
+    const written = await this.backend.jobs.cancelAbandoned(id, before.revision, job, cancelled(job), job.resultTtlMs, before.state.attempts);
+    if (written) {
+      this.emit('JobReleased', { jobId: id, task: job.task, outcome: 'cancelled', attempt: job.attempt });
+      this.node.metrics.jobFinished(job.task, 'cancelled', null);
+    }
     return written;
   }
 
   // ---- schedules ----------------------------------------------------------------------------
 
   /** Adds (or, with onConflict, keeps/replaces) a schedule; resolves to its id. */
-  addSchedule(opts: AddScheduleOptions): Promise<string> {
+  addSchedule<K extends TaskName<Tasks>>(opts: TypedScheduleOptions<Tasks, K>): Promise<string> {
     this.assertUsable();
-    return this.schedulesApi.add(opts);
+    return this.schedulesApi.add(opts as AddScheduleOptions);
   }
   getSchedule(id: string): Promise<ScheduleRecord> {
     return this.schedulesApi.get(id);
@@ -368,6 +435,7 @@ export class Runtime {
       lifecycle: this.lifecycle,
       running: snapshot?.context.running.length ?? 0,
       capacity: this.opts.maxConcurrentJobs,
+      // A state name as it is ('waiting'); a nested state value as JSON.
       worker: value === undefined ? null : typeof value === 'string' ? value : JSON.stringify(value),
       schedules: this.running?.schedules?.size ?? 0,
       partitions: this.running?.partitions?.held() ?? [],
@@ -413,6 +481,8 @@ export class Runtime {
   }
 
   private emit<T extends RuntimeEventType>(type: T, fields: EventFields<T>): void {
+    // Every job this node adds (addJob, runJob, a schedule's fire) passes here: counted whether or not anyone listens.
+    if (type === 'JobAdded') this.node.metrics.jobAdded((fields as EventFields<'JobAdded'>).task);
     if (!this.backend.events.wanted()) return;
     const event = buildEvent(type, this.nodeId, new Date(this.backend.clock.now()), fields);
     try {
@@ -435,6 +505,12 @@ function assertTaskName(task: unknown): asserts task is string {
 /** An error that may pass (timeout, no responders, disconnected), as opposed to a corrupt record or a closed store. */
 function isTransientStoreError(error: unknown): boolean {
   return !(error instanceof CorruptRecordError || error instanceof StoreClosedError);
+}
+
+/** `Name: message` of an error, for a log line's message (the fields carry the stack). */
+function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
 }
 
 function hostnameSafe(): string {

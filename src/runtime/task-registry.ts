@@ -15,9 +15,22 @@ export interface JobContext {
   scheduledFireTime?: Date;
   /** Aborts on lease loss, cancel, timeout and node stop: stop work and return/throw promptly. */
   signal: AbortSignal;
+  /**
+   * Writes a line kept with the job (formatted like console.log; `jobchart job show` prints it):
+   * the last 100 lines of each attempt, 300 characters each, stored when the attempt ends. Also
+   * logged at debug level on this node.
+   */
+  log(...values: unknown[]): void;
+  /**
+   * Reports progress (plain data up to 1 KB as JSON, e.g. `0.4` or `{ done: 40, of: 100 }`): a
+   * `JobProgress` event (at most every 250 ms per job) and the latest value kept with the job,
+   * written with the lease's next renewal and with the result — never a write of its own.
+   */
+  progress(value: unknown): void;
 }
 
-export type TaskFunction = (args: any, ctx: JobContext) => unknown;
+/** A task: `(args, ctx) => result`, sync or async. `Args`/`Result` type it (see `createRuntime<Tasks>()`). */
+export type TaskFunction<Args = any, Result = unknown> = (args: Args, ctx: JobContext) => Result | PromiseLike<Result>;
 
 /** Options of `rt.task(name, fn, opts)`. */
 export interface TaskOptions {

@@ -6,16 +6,21 @@
  * the thread (lease lost, cancel, timeout, stop).
  *
  * The export receives `(args, ctx)` with `ctx` as plain data (jobId, task, attempt, scheduleId,
- * scheduledFireTime) — no AbortSignal crosses the thread boundary; the thread is terminated instead.
- * Args and the return value are structured-cloned.
+ * scheduledFireTime) plus `ctx.log(...)` and `ctx.progress(value)`, which post to the main thread —
+ * no AbortSignal crosses the thread boundary; the thread is terminated instead. Args, progress
+ * values and the return value are structured-cloned.
  */
 import { Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
 import type { JobContext, TaskFunction } from './task-registry.js';
 
-/** What the runner thread posts back. */
-type ThreadReply = { ok: true; value: unknown } | { ok: false; error: { name: string; message: string; stack?: string } };
+/** What the runner thread posts back: log lines and progress while it runs, then its answer. */
+type ThreadReply =
+  | { ok: true; value: unknown }
+  | { ok: false; error: { name: string; message: string; stack?: string } }
+  | { log: string }
+  | { progress: unknown };
 
 /**
  * The thread's entry, as source: a plain script needs no loader, whether jobchart runs from dist or
@@ -26,6 +31,9 @@ const RUNNER = `
 const { parentPort, workerData } = require('node:worker_threads');
 (async () => {
   const { moduleUrl, exportName, args, ctx, tsxApi } = workerData;
+  const { format } = require('node:util');
+  ctx.log = (...values) => parentPort.postMessage({ log: format(...values) });
+  ctx.progress = (value) => parentPort.postMessage({ progress: value });
   try {
     if (/\\.[cm]?tsx?$/.test(moduleUrl)) {
       if (!tsxApi) throw new Error('task module ' + moduleUrl + ' is TypeScript: install tsx, or point inWorkerThread at compiled JavaScript');
@@ -80,7 +88,16 @@ export function inWorkerThread(module: string | URL, exportName = 'default'): Ta
         void worker.terminate();
       };
       ctx.signal.addEventListener('abort', onAbort, { once: true });
-      worker.once('message', (reply: ThreadReply) => {
+      worker.on('message', (reply: ThreadReply) => {
+        if ('log' in reply) return ctx.log(reply.log);
+        if ('progress' in reply) {
+          try {
+            ctx.progress(reply.progress);
+          } catch {
+            // a progress value the job cannot keep is dropped; the task goes on
+          }
+          return;
+        }
         finish(() => {
           if (reply.ok) resolvePromise(reply.value);
           else reject(Object.assign(new Error(reply.error.message), { name: reply.error.name, stack: reply.error.stack }));

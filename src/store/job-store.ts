@@ -19,16 +19,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { decodeRecord, encodeRecord } from '../codec/index.js';
-import type { DoneJobState, JobRecord, JobResult, JobState, QueuedJobState, RunningJobState } from '../records.js';
+import type { DoneJobState, JobAttempt, JobLogLine, JobRecord, JobResult, JobState, QueuedJobState, RunningJobState } from '../records.js';
 import type { StoreClock } from './clock.js';
 import { priorityLevel, type JobQueue, type PublishOutcome, type QueueDelivery, type QueueFetchOptions } from './job-queue.js';
 import type { KvBucket } from './kv-bucket.js';
 import { LeaseLostReason, type LeaseLost } from './lease.js';
 import type { InterestTracker } from './interest.js';
 import { SignalChannel, type SignalTransport } from './signals.js';
-import { CorruptRecordError, RevisionConflictError } from './store-errors.js';
+import { CorruptRecordError, RecordTooLargeError, RevisionConflictError } from './store-errors.js';
 import { encodeKeyToken, tryDecodeKeyToken } from './store-keys.js';
 import { DeserializationError } from '../codec/index.js';
+import { appendAttempt } from './job-attempts.js';
 
 /** A delivery of a job, with its record decoded (or the reason it could not be). */
 export interface JobDelivery {
@@ -93,10 +94,22 @@ export interface ListedJob {
   job: JobRecord | null;
 }
 
+/** What the final attempt of a commit leaves beside its result: its `ctx.log` lines and latest progress. */
+export interface AttemptNotes {
+  logs?: JobLogLine[];
+  /** Lines dropped beyond the bound. */
+  logsDropped?: number;
+  /** The latest progress value (undefined: none was reported). */
+  progress?: unknown;
+}
+
+/** Outcomes `state: 'failed'` lists: every way a job ends but success and cancellation. */
+export const FAILED_OUTCOMES: readonly JobResult['outcome'][] = ['error', 'timeout', 'abandoned', 'missed_start_deadline', 'deserialization_failed'];
+
 /** Filter and page of `JobStore.list`. */
 export interface ListJobsQuery {
-  /** `queued`, `running`, `done`, or a done job's outcome. @defaultValue all */
-  state?: 'queued' | 'running' | 'done' | JobResult['outcome'];
+  /** `queued`, `running`, `done`, `failed` (done, neither success nor cancelled) or a done job's outcome. @defaultValue all */
+  state?: 'queued' | 'running' | 'done' | 'failed' | JobResult['outcome'];
   task?: string;
   scheduleId?: string;
   /** @defaultValue 100 */
@@ -133,6 +146,7 @@ function matches(listed: ListedJob, query: ListJobsQuery): boolean {
   if (query.scheduleId !== undefined && listed.job?.scheduleId !== query.scheduleId) return false;
   if (query.state === undefined) return true;
   if (query.state === 'queued' || query.state === 'running' || query.state === 'done') return state.phase === query.state;
+  if (query.state === 'failed') return state.phase === 'done' && FAILED_OUTCOMES.includes(state.result.outcome);
   return state.phase === 'done' && state.result.outcome === query.state;
 }
 
@@ -143,6 +157,26 @@ function placeholderRecord(id: string, task: string, attempt: number, now: numbe
 
 /** The interest topic of job completions (result waiters). */
 export const DONE_TOPIC = 'done';
+
+/** The attempt of a holder that stopped renewing, as the node taking the job over records it. */
+function abandonedAttempt(seen: RunningJobState): JobAttempt {
+  const attempt: JobAttempt = { attempt: seen.attempt, nodeId: seen.nodeId, startedAt: seen.startedAt, endedAt: seen.renewedAt, outcome: 'abandoned' };
+  if (seen.progress !== undefined) attempt.progress = seen.progress;
+  return attempt;
+}
+
+/** The done state with the history (from the running state) and the final attempt's notes. */
+function withNotes(done: DoneJobState, running: RunningJobState, notes: AttemptNotes): DoneJobState {
+  const progress = notes.progress !== undefined ? notes.progress : running.progress;
+  const hasLogs = notes.logs !== undefined && notes.logs.length > 0;
+  if (running.attempts === undefined && !hasLogs && !notes.logsDropped && progress === undefined) return done;
+  const noted: DoneJobState = { ...done };
+  if (running.attempts !== undefined && running.attempts.length > 0) noted.attempts = running.attempts;
+  if (hasLogs) noted.logs = notes.logs as JobLogLine[];
+  if (notes.logsDropped) noted.logsDropped = notes.logsDropped;
+  if (progress !== undefined) noted.progress = progress;
+  return noted;
+}
 
 /** A short wait before a delivery whose key changed under us is looked at again. */
 const CONTENDED_RETRY_MS = 100;
@@ -207,19 +241,24 @@ export class JobStore {
     const leaseId = newLeaseId();
     const key = encodeKeyToken(delivery.jobId);
     const { jobId, seq } = delivery;
-    const running = (of: JobRecord, sentAt: number): RunningJobState => ({
-      phase: 'running',
-      task: of.task,
-      attempt: of.attempt,
-      nodeId,
-      leaseId,
-      seq,
-      startedAt: new Date(sentAt),
-      renewedAt: new Date(sentAt),
-    });
-    const take = async (of: JobRecord, expected: number, abandoned: boolean): Promise<AcquireOutcome | null> => {
+    const running = (of: JobRecord, sentAt: number, attempts: JobAttempt[] | undefined): RunningJobState => {
+      const state: RunningJobState = {
+        phase: 'running',
+        task: of.task,
+        attempt: of.attempt,
+        nodeId,
+        leaseId,
+        seq,
+        startedAt: new Date(sentAt),
+        renewedAt: new Date(sentAt),
+      };
+      if (attempts !== undefined && attempts.length > 0) state.attempts = attempts;
+      return state;
+    };
+    // The history travels on: a requeued job's attempts, and a vanished holder's attempt as abandoned.
+    const take = async (of: JobRecord, expected: number, abandoned: boolean, attempts?: JobAttempt[]): Promise<AcquireOutcome | null> => {
       const sentAt = this.clock.now();
-      const state = running(of, sentAt);
+      const state = running(of, sentAt, attempts);
       const revision = await this.#write(key, state, expected);
       if (revision === null) return null;
       return { status: 'acquired', lease: { jobId, revision, state, job: of, sentAt }, job: of, previousAttemptAbandoned: abandoned };
@@ -248,7 +287,7 @@ export class JobStore {
         if (seen.phase === 'queued') {
           const waitMs = seen.notBefore ? seen.notBefore.getTime() - now : 0;
           if (waitMs > 0) return { status: 'later', retryInMs: waitMs, reason: 'not_yet' };
-          const taken = await take(atAttempt(job, { attempt: seen.attempt }), seenRevision, false);
+          const taken = await take(atAttempt(job, { attempt: seen.attempt }), seenRevision, false, seen.attempts);
           if (taken) return taken;
           continue;
         }
@@ -263,7 +302,7 @@ export class JobStore {
         }
         // The queue redelivered this message (its holder stopped keeping it) and the lease has not
         // been renewed for a lease duration: the holder vanished mid-attempt.
-        const taken = await take(atAttempt(job, { attempt: seen.attempt }), seenRevision, true);
+        const taken = await take(atAttempt(job, { attempt: seen.attempt }), seenRevision, true, appendAttempt(seen.attempts, abandonedAttempt(seen)));
         if (taken) return taken;
       }
       return { status: 'later', retryInMs: CONTENDED_RETRY_MS, reason: 'contended' };
@@ -278,10 +317,14 @@ export class JobStore {
     }
   }
 
-  /** Renews `lease` (restarts its quiet time) with a write at its revision. */
-  async renew(lease: JobLease): Promise<JobLease | LeaseLost> {
+  /**
+   * Renews `lease` (restarts its quiet time) with a write at its revision; `progress` (when given)
+   * is the task's latest progress value, written with the renewal instead of a write of its own.
+   */
+  async renew(lease: JobLease, opts: { progress?: unknown } = {}): Promise<JobLease | LeaseLost> {
     const sentAt = this.clock.now();
     const state: RunningJobState = { ...lease.state, renewedAt: new Date(sentAt) };
+    if (opts.progress !== undefined) state.progress = opts.progress;
     const key = encodeKeyToken(lease.jobId);
     const revision = await this.#write(key, state, lease.revision);
     if (revision !== null) return { jobId: lease.jobId, revision, state, job: lease.job, sentAt };
@@ -296,16 +339,27 @@ export class JobStore {
   /**
    * The fenced commit: ONE write turning the running state at the lease's revision into the done
    * state with `result`. Refused (lease lost) if anyone else wrote the key since. On success the
-   * completion is signalled to result waiters.
+   * completion is signalled to result waiters. The done state keeps the attempts before this one
+   * (from the lease) and `opts`' notes of this one; if that would exceed the payload limit, the
+   * notes and history are dropped rather than the result.
    */
-  async commit(lease: JobLease, result: JobResult, opts: { resultTtlMs: number | null }): Promise<{ status: 'committed'; state: DoneJobState } | LeaseLost> {
+  async commit(lease: JobLease, result: JobResult, opts: { resultTtlMs: number | null } & AttemptNotes): Promise<{ status: 'committed'; state: DoneJobState } | LeaseLost> {
     const expiresAt = opts.resultTtlMs === null ? null : new Date(this.clock.now() + opts.resultTtlMs);
-    const state: DoneJobState = { phase: 'done', job: withoutArgs(lease.job), result, expiresAt, leaseId: lease.state.leaseId };
+    const bare: DoneJobState = { phase: 'done', job: withoutArgs(lease.job), result, expiresAt, leaseId: lease.state.leaseId };
+    let state = withNotes(bare, lease.state, opts);
     const key = encodeKeyToken(lease.jobId);
-    const bytes = encodeRecord('jobState', state);
+    let bytes = encodeRecord('jobState', state);
     let revision: number | null;
     try {
-      revision = await this.#writeBytes(key, bytes, lease.revision);
+      try {
+        revision = await this.#writeBytes(key, bytes, lease.revision);
+      } catch (error) {
+        // Nothing was sent: the history and logs must not cost the job its result.
+        if (!(error instanceof RecordTooLargeError) || state === bare) throw error;
+        state = bare;
+        bytes = encodeRecord('jobState', state);
+        revision = await this.#writeBytes(key, bytes, lease.revision);
+      }
     } catch (error) {
       // The write may have landed with its answer lost.
       const own = await this.#ownDone(key, lease.state.leaseId);
@@ -325,10 +379,15 @@ export class JobStore {
     return { status: 'committed', state };
   }
 
-  /** Puts the job back as queued (`job` carries the attempt and notBefore), fenced like a commit. */
-  async requeue(lease: JobLease, job: JobRecord): Promise<{ status: 'requeued' } | LeaseLost> {
+  /**
+   * Puts the job back as queued (`job` carries the attempt and notBefore), fenced like a commit;
+   * `ended` (the attempt that just ended, if one ran) joins the job's bounded history.
+   */
+  async requeue(lease: JobLease, job: JobRecord, ended?: JobAttempt): Promise<{ status: 'requeued' } | LeaseLost> {
     const state: QueuedJobState = { phase: 'queued', task: job.task, attempt: job.attempt, leaseId: lease.state.leaseId };
     if (job.notBefore) state.notBefore = job.notBefore;
+    const attempts = ended ? appendAttempt(lease.state.attempts, ended) : lease.state.attempts;
+    if (attempts !== undefined && attempts.length > 0) state.attempts = attempts;
     const key = encodeKeyToken(lease.jobId);
     let revision: number | null;
     try {
@@ -419,7 +478,7 @@ export class JobStore {
       if (state.phase === 'done') return 'finished';
       if (state.phase === 'running') return 'running';
       const job = found.job ?? placeholderRecord(jobId, state.task, state.attempt, this.clock.now());
-      const done = this.#doneState(job, result(job), resultTtlMs(job));
+      const done = this.#doneState(job, result(job), resultTtlMs(job), state.attempts);
       const bytes = encodeRecord('jobState', done);
       const key = encodeKeyToken(jobId);
       if ((await this.#writeBytes(key, bytes, found.revision)) !== null) {
@@ -434,8 +493,8 @@ export class JobStore {
    * Cancels a job whose holder stopped renewing: writes the `cancelled` result at `revision` (the
    * running state seen before asking the holder). Refused if the holder moved the key meanwhile.
    */
-  async cancelAbandoned(jobId: string, revision: number, job: JobRecord, result: JobResult, resultTtlMs: number | null): Promise<boolean> {
-    const done = this.#doneState(job, result, resultTtlMs);
+  async cancelAbandoned(jobId: string, revision: number, job: JobRecord, result: JobResult, resultTtlMs: number | null, attempts?: JobAttempt[]): Promise<boolean> {
+    const done = this.#doneState(job, result, resultTtlMs, attempts);
     const bytes = encodeRecord('jobState', done);
     const key = encodeKeyToken(jobId);
     if ((await this.#writeBytes(key, bytes, revision)) === null) return false;
@@ -559,9 +618,11 @@ export class JobStore {
 
   // ---- internals ----------------------------------------------------------------------------
 
-  #doneState(job: JobRecord, result: JobResult, resultTtlMs: number | null): DoneJobState {
+  #doneState(job: JobRecord, result: JobResult, resultTtlMs: number | null, attempts?: JobAttempt[]): DoneJobState {
     const expiresAt = resultTtlMs === null ? null : new Date(this.clock.now() + resultTtlMs);
-    return { phase: 'done', job: withoutArgs(job), result, expiresAt };
+    const done: DoneJobState = { phase: 'done', job: withoutArgs(job), result, expiresAt };
+    if (attempts !== undefined && attempts.length > 0) done.attempts = attempts;
+    return done;
   }
 
   #expired(state: DoneJobState): boolean {

@@ -18,6 +18,8 @@ export interface LeaseRenewerOptions {
   onRenewed?: (lease: Lease) => void;
   /** Called when a renewal fails without an answer (timeout, disconnected); the lease is kept until its deadline. */
   onError?: (error: unknown, lease: Lease) => void;
+  /** Where a callback's exception goes (never into the renewals). @defaultValue ignored */
+  reportError?: (error: unknown, where: string) => void;
 }
 
 /** Per-lease callbacks, in addition to the renewer's own. */
@@ -178,7 +180,11 @@ export class LeaseRenewer {
     try {
       fn();
     } catch (err) {
-      console.error('[jobchart] a LeaseRenewer callback threw:', err);
+      try {
+        this.opts.reportError?.(err, 'a LeaseRenewer callback threw');
+      } catch {
+        // nowhere left to report it
+      }
     }
   }
 }

@@ -39,6 +39,8 @@ export class RecordRepository<T> {
     protected readonly label: RecordBucket,
     protected readonly format: RecordFormat<T>,
     private readonly onCorrupt: (error: CorruptRecordError) => void,
+    /** Where an exception of `onCorrupt` goes (the read goes on). @defaultValue ignored */
+    private readonly reportError: (error: unknown, where: string) => void = () => undefined,
   ) {}
 
   /** The record `id`, or null. Throws `CorruptRecordError` (after reporting it) for undecodable bytes. */
@@ -132,7 +134,11 @@ export class RecordRepository<T> {
       try {
         this.onCorrupt(corrupt);
       } catch (callbackError) {
-        console.error('[jobchart] onCorrupt callback threw:', callbackError);
+        try {
+          this.reportError(callbackError, 'an onCorrupt callback threw');
+        } catch {
+          // nowhere left to report it
+        }
       }
       return corrupt;
     }

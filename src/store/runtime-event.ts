@@ -5,6 +5,12 @@
 import type { Outcome } from '../outcome.js';
 import type { LeaseLostReason } from './lease.js';
 
+/** An error as events carry it: its name and message (the stack stays with the job: `jobchart job show`). */
+export interface EventError {
+  name: string;
+  message: string;
+}
+
 export const RuntimeEventType = {
   TaskAdded: 'TaskAdded',
   ScheduleAdded: 'ScheduleAdded',
@@ -13,6 +19,10 @@ export const RuntimeEventType = {
   JobAdded: 'JobAdded',
   JobAcquired: 'JobAcquired',
   JobReleased: 'JobReleased',
+  /** A failed attempt (error, timeout, abandoned) will be retried: its error and the next attempt's time. */
+  JobRetryScheduled: 'JobRetryScheduled',
+  /** A task reported progress with `ctx.progress(value)` (at most a few per second per job). */
+  JobProgress: 'JobProgress',
   LeaseLost: 'LeaseLost',
   NodeStarted: 'NodeStarted',
   NodeStopped: 'NodeStopped',
@@ -38,7 +48,20 @@ export interface RuntimeEventMap {
   ScheduleRemoved: EventBase<'ScheduleRemoved'> & { scheduleId: string; task?: string };
   JobAdded: EventBase<'JobAdded'> & { jobId: string; task: string; scheduleId?: string; scheduledFireTime?: Date };
   JobAcquired: EventBase<'JobAcquired'> & { jobId: string; task: string; attempt: number; scheduleId?: string };
-  JobReleased: EventBase<'JobReleased'> & { jobId: string; task: string; outcome: Outcome; attempt: number; scheduleId?: string };
+  /** `error`: on every outcome with an error (error, timeout, abandoned, …). */
+  JobReleased: EventBase<'JobReleased'> & { jobId: string; task: string; outcome: Outcome; attempt: number; scheduleId?: string; error?: EventError };
+  /** `attempt` failed with `outcome`/`error`; attempt `nextAttempt` starts at `nextAttemptAt` at the earliest. */
+  JobRetryScheduled: EventBase<'JobRetryScheduled'> & {
+    jobId: string;
+    task: string;
+    attempt: number;
+    outcome: 'error' | 'timeout' | 'abandoned';
+    error?: EventError;
+    nextAttempt: number;
+    nextAttemptAt: Date;
+    scheduleId?: string;
+  };
+  JobProgress: EventBase<'JobProgress'> & { jobId: string; task: string; attempt: number; progress: unknown };
   LeaseLost: EventBase<'LeaseLost'> & { key: string; reason: LeaseLostReason; jobId?: string; scheduleId?: string; holder?: string };
   NodeStarted: EventBase<'NodeStarted'> & { role: 'both' | 'scheduler' | 'worker' };
   NodeStopped: EventBase<'NodeStopped'> & { reason?: string };

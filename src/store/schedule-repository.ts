@@ -15,7 +15,7 @@ import { encodeKeyToken, schedulePartition, tryDecodeKeyToken } from './store-ke
 export const partitionFilter = (partition: number): string => `p${String(partition).padStart(2, '0')}.>`;
 
 export class ScheduleRepository extends RecordRepository<ScheduleRecord> {
-  constructor(bucket: KvBucket, onCorrupt: (error: CorruptRecordError) => void) {
+  constructor(bucket: KvBucket, onCorrupt: (error: CorruptRecordError) => void, reportError?: (error: unknown, where: string) => void) {
     super(
       bucket,
       'schedules',
@@ -30,6 +30,7 @@ export class ScheduleRepository extends RecordRepository<ScheduleRecord> {
         },
       },
       onCorrupt,
+      reportError,
     );
   }
 

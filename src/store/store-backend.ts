@@ -182,7 +182,7 @@ export function assembleBackend(driver: StoreDriver, opts: ResolvedStoreOptions,
     ackWaitMs: opts.ackWaitMs,
     clock,
     leases,
-    schedules: new ScheduleRepository(buckets.schedules, onCorrupt),
+    schedules: new ScheduleRepository(buckets.schedules, onCorrupt, reportError),
     jobs,
     queue: driver.queue,
     events,
@@ -192,7 +192,7 @@ export function assembleBackend(driver: StoreDriver, opts: ResolvedStoreOptions,
     },
     onConnectionChange: (listener) => driver.onConnectionChange(listener),
     createLeaseRenewer(renewerOpts = {}) {
-      const renewer = new LeaseRenewer(leases, clock, renewerOpts);
+      const renewer = new LeaseRenewer(leases, clock, { reportError, ...renewerOpts });
       renewers.add(renewer);
       return renewer;
     },

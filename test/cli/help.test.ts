@@ -17,7 +17,7 @@ const program = buildProgram({ stdout: () => undefined, stderr: () => undefined,
 const commands = commandPaths(program);
 
 describe('jobchart --help', () => {
-  it('covers node, schedule add/list/pause/resume/rm, job add/result/cancel, status', () => {
+  it('covers node, schedule add/list/pause/resume/rm, job add/list/show/result/cancel, status', () => {
     expect(commands.map((c) => c.path.join(' '))).toEqual([
       'node',
       'schedule',
@@ -28,6 +28,8 @@ describe('jobchart --help', () => {
       'schedule rm',
       'job',
       'job add',
+      'job list',
+      'job show',
       'job result',
       'job cancel',
       'status',

@@ -17,9 +17,18 @@
  * Replies become typed errors: a JetStream API error through `jetStreamRequestError` (10071 "wrong
  * last sequence" → `RevisionConflictError` with the current sequence), a 503 status (no responders:
  * JetStream not enabled/ready, or no stream on the subject) → `StoreUnavailableError`, a closed or
- * draining connection → `StoreClosedError`. A request in flight when the connection drops times
- * out through the sweep (the client resends buffered publishes on reconnect, so the write may still
- * land: `StoreTimeoutError` says so); one in flight when it closes fails at once.
+ * draining connection → `StoreClosedError`. One in flight when the connection closes fails at once.
+ *
+ * Across a disconnect (a server restart, or the death of the server this client is connected to):
+ * the client drops what it buffered while disconnected when it dials again (@nats-io/nats-core 3.4
+ * `prepare()` resets its outbound buffer), and the replies to requests sent on the lost connection
+ * can no longer arrive. Left alone, every request of the outage would wait for its full timeout —
+ * longer than a short lease's deadline, so one outage of a second cost every running job its lease.
+ * Instead: requests already sent when the connection drops fail at once with
+ * `StoreUnavailableError` (the write may have landed: callers re-read before a conditional retry,
+ * as after a timeout), and publishes made while it is down — requests and one-way sends alike — are
+ * held here and sent as soon as it is back, each request still bounded by its timeout. So a lease
+ * renewal retried during a 2 s outage reaches the server the moment it returns.
  */
 import {
   ClosedConnectionError,
@@ -87,10 +96,15 @@ export interface StoredMessage {
 
 type RequestKind = 'publish' | 'directGet' | 'msgGet';
 
+/** A corked publish; one-way ones (acks, signals) are marked so that holding them can be bounded. */
+type HeldSend = (() => void) & { oneWay?: boolean };
+
 interface PendingRequest {
   readonly kind: RequestKind;
   readonly subject: string;
   readonly sentAt: number;
+  /** Handed to the connection (false while corked or held during a disconnect). */
+  published: boolean;
   readonly resolve: (value: never) => void;
   readonly reject: (reason: unknown) => void;
   readonly conflict: ConflictTarget | undefined;
@@ -108,6 +122,10 @@ const EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
 const EMPTY = new Uint8Array(0);
 const NO_RESPONDERS_DETAIL =
   'JetStream is not enabled or not ready yet (e.g. just after a server restart), or no stream stores this subject (NATS 503 no responders)';
+const DISCONNECTED_DETAIL =
+  'the connection to the server was lost with this request in flight; it may or may not have been applied (re-read before retrying a conditional write)';
+/** One-way messages held while disconnected, at most (the oldest are dropped: they are best effort). */
+const MAX_HELD_SENDS = 10_000;
 
 const sharedByConnection = new WeakMap<NatsConnection, JetStreamRequests>();
 
@@ -137,6 +155,11 @@ export class JetStreamRequests {
   #nextToken = 0;
   /** Publishes waiting for the end of this turn of the event loop (see `#cork`). */
   #corked: (() => void)[] = [];
+  /** The connection is down (between the client's `disconnect` and `reconnect` statuses). */
+  #down = false;
+  /** Publishes made while down, sent on reconnect; requests among them stay bounded by their timeout. */
+  #held: (() => void)[] = [];
+  #heldSends = 0;
   #sweepTimer: NodeJS.Timeout | null = null;
   #sweepArmed = false;
   #closed = false;
@@ -154,6 +177,7 @@ export class JetStreamRequests {
     this.#tokenStart = this.inbox.length + 1;
     if (nc.isClosed()) throw new StoreClosedError('JetStream requests');
     this.#subscription = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => this.#onReply(err, msg) });
+    void this.#watchConnection();
     nc.closed().then(
       () => this.#shutdown(),
       () => this.#shutdown(),
@@ -205,13 +229,20 @@ export class JetStreamRequests {
    */
   send(subject: string, data: Uint8Array, reply?: string): void {
     if (this.#closed || this.#nc.isClosed()) return;
-    this.#cork(() => {
+    const publish = (): void => {
       try {
         this.#nc.publish(subject, data, reply === undefined ? undefined : { reply });
       } catch {
         // closed meanwhile: one-way messages are best effort
       }
-    });
+    };
+    (publish as HeldSend).oneWay = true;
+    this.#cork(publish);
+  }
+
+  /** True between the connection's disconnect and its reconnect. */
+  get disconnected(): boolean {
+    return this.#down;
   }
 
   /**
@@ -232,8 +263,51 @@ export class JetStreamRequests {
   readonly #uncork = (): void => {
     const batch = this.#corked;
     this.#corked = [];
+    if (this.#down) {
+      for (const publish of batch) this.#hold(publish);
+      return;
+    }
     for (const publish of batch) publish();
   };
+
+  #hold(publish: () => void): void {
+    if ((publish as HeldSend).oneWay) {
+      if (this.#heldSends >= MAX_HELD_SENDS) return;
+      this.#heldSends++;
+    }
+    this.#held.push(publish);
+  }
+
+  /** Follows the client's status: fails what the lost connection carried, holds what comes meanwhile. */
+  async #watchConnection(): Promise<void> {
+    try {
+      for await (const status of this.#nc.status()) {
+        if (status.type === 'disconnect') this.#onDisconnect();
+        else if (status.type === 'reconnect') this.#onReconnect();
+      }
+    } catch {
+      // The status iterator ends with the connection; `closed()` shuts us down.
+    }
+  }
+
+  #onDisconnect(): void {
+    if (this.#closed) return;
+    this.#down = true;
+    for (const [token, request] of this.#pending) {
+      if (!request.published) continue;
+      this.#pending.delete(token);
+      request.reject(new StoreUnavailableError(request.subject, DISCONNECTED_DETAIL));
+    }
+  }
+
+  #onReconnect(): void {
+    if (this.#closed || !this.#down) return;
+    this.#down = false;
+    const held = this.#held;
+    this.#held = [];
+    this.#heldSends = 0;
+    for (const publish of held) this.#cork(publish);
+  }
 
   /** Fails pending requests with `StoreClosedError` and ends the reply subscription. Idempotent. */
   close(): void {
@@ -255,7 +329,9 @@ export class JetStreamRequests {
     const token = (++this.#nextToken).toString(36);
     return new Promise<T>((resolve, reject) => {
       this.#cork(() => {
-        if (!this.#pending.has(token)) return; // failed meanwhile (closed)
+        const pending = this.#pending.get(token);
+        if (!pending) return; // failed meanwhile (closed, timed out)
+        pending.published = true;
         try {
           this.#nc.publish(subject, data, headers ? { reply: `${this.inbox}.${token}`, headers } : { reply: `${this.inbox}.${token}` });
         } catch (err) {
@@ -271,6 +347,7 @@ export class JetStreamRequests {
         kind,
         subject,
         sentAt: performance.now(),
+        published: false,
         resolve: resolve as (value: never) => void,
         reject,
         conflict,
@@ -333,6 +410,7 @@ export class JetStreamRequests {
   #shutdown(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#held = [];
     if (this.#sweepTimer) clearTimeout(this.#sweepTimer);
     this.#sweepArmed = false;
     this.#failAll((request) => new StoreClosedError(`request on "${request.subject}"`));

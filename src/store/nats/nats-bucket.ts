@@ -1,6 +1,6 @@
 /**
  * `KvBucket` on a JetStream KV bucket (@nats-io/kv 3.x), created idempotently with file storage,
- * history 1 and the bucket TTL.
+ * history 1, the bucket TTL and the store's replica count.
  *
  * The hot operations (get, create, update, put, delete) go through `JetStreamRequests` — the same
  * subjects and headers as @nats-io/kv 3.4, without the client's per-request timer and Error — and
@@ -20,6 +20,7 @@ import {
   StoreConfigError,
 } from '../store-errors.js';
 import { JetStreamRequests, type StoredMessage } from './jetstream-requests.js';
+import { replicationRefusal } from './nats-errors.js';
 
 /** @nats-io/kv's key rule: subject-safe characters, no empty token at either end. */
 const validKey = /^[-/=.\w]+$/;
@@ -52,7 +53,9 @@ export class NatsBucket implements KvBucket {
    * Opens `name`, creating it if absent. An existing bucket with another TTL is refused: a lease
    * TTL that differs from what the nodes renew against would let leases lapse while still renewed.
    * `requests` carries the hot operations; default: the connection's shared `JetStreamRequests`
-   * (5 s timeout).
+   * (5 s timeout). `replicas`: created with that many replicas, and an existing bucket with another
+   * count is refused (@nats-io/kv's create would silently return it as it is); undefined creates
+   * with 1 and takes an existing bucket as it is.
    */
   static async open(
     kvm: Kvm,
@@ -60,11 +63,16 @@ export class NatsBucket implements KvBucket {
     name: string,
     ttlMs: number,
     requests: JetStreamRequests = JetStreamRequests.shared(nc),
+    replicas?: number,
   ): Promise<NatsBucket> {
     if (requests.apiPrefix !== '$JS.API') {
       throw new StoreConfigError(`bucket "${name}": JetStream API prefix "${requests.apiPrefix}" is not supported, only the default $JS.API`);
     }
-    const kv = await kvm.create(name, { history: 1, storage: StorageType.File, ttl: ttlMs });
+    const kv = await kvm
+      .create(name, { history: 1, storage: StorageType.File, ttl: ttlMs, replicas: replicas ?? 1 })
+      .catch((err: unknown) => {
+        throw (replicas !== undefined && replicationRefusal(err, `bucket "${name}"`, replicas)) || err;
+      });
     const status = await kv.status();
     if (status.ttl !== ttlMs) {
       throw new StoreConfigError(
@@ -74,6 +82,14 @@ export class NatsBucket implements KvBucket {
     }
     const { config } = status.streamInfo;
     if (config.mirror) throw new StoreConfigError(`bucket "${name}" is a mirror (of "${config.mirror.name}"): jobchart writes to its buckets`);
+    const existingReplicas = config.num_replicas || 1;
+    if (replicas !== undefined && existingReplicas !== replicas) {
+      throw new StoreConfigError(
+        `bucket "${name}" exists with ${existingReplicas} replica(s) but this store asks for replicas ${replicas}: ` +
+          `open every node with the same natsStore({ replicas }), or change the bucket's stream (nats stream edit ${config.name} --replicas ${replicas}), ` +
+          `or delete the bucket (nats kv del ${name}) to have it created again`,
+      );
+    }
     // Direct get is answered by any replica and costs the leader nothing; KV buckets created on
     // nats-server >= 2.9 allow it. Without it a direct get goes unanswered, so read through the leader.
     // With replicas > 1 a replica may answer a moment behind the leader (as with @nats-io/kv's get):

@@ -1,6 +1,6 @@
 /** The one place that turns JetStream error codes into the store's typed errors. */
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { RevisionConflictError } from '../store-errors.js';
+import { RevisionConflictError, StoreConfigError } from '../store-errors.js';
 
 /** The `error` member of a JetStream API reply. */
 export interface JetStreamApiErrorBody {
@@ -93,4 +93,32 @@ export function isStreamNotFound(err: unknown): boolean {
 
 export function isConsumerNotFound(err: unknown): boolean {
   return apiErrorCode(err) === JetStreamApiCodes.ConsumerNotFound;
+}
+
+/** JetStream's refusals of a replica count: "replicas > 1 not supported in non-clustered mode". */
+const REPLICAS_NOT_CLUSTERED = 10074;
+/** "no suitable peers for placement" (more replicas than servers) and "insufficient resources". */
+const NO_SUITABLE_PEERS = 10005;
+const INSUFFICIENT_RESOURCES = 10023;
+
+/**
+ * The StoreConfigError for a create of `what` (a bucket or the dispatch stream) with `replicas`
+ * that the server refused because it cannot place that many replicas; null for any other error.
+ */
+export function replicationRefusal(err: unknown, what: string, replicas: number): StoreConfigError | null {
+  const code = apiErrorCode(err);
+  const reason = err instanceof Error ? err.message : String(err);
+  if (code === REPLICAS_NOT_CLUSTERED) {
+    return new StoreConfigError(
+      `${what} cannot be created with replicas ${replicas}: the server is not part of a JetStream cluster (${reason}); ` +
+        'use replicas 1 on a single nats-server, or connect to a cluster of at least that many servers',
+    );
+  }
+  if (code === INSUFFICIENT_RESOURCES || code === NO_SUITABLE_PEERS) {
+    return new StoreConfigError(
+      `${what} cannot be created with replicas ${replicas}: the JetStream cluster has too few servers with room for it (${reason}); ` +
+        `use a replica count no larger than the cluster's servers (replicas ${replicas} needs ${replicas} servers)`,
+    );
+  }
+  return null;
 }

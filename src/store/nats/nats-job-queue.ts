@@ -19,10 +19,10 @@
 import { AckPolicy, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { createInbox, nanos, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { levelOrder, PRIORITY_LEVELS, type JobQueue, type PriorityLevel, type PublishOutcome, type QueueDelivery, type QueueFetchOptions, type QueueMessage } from '../job-queue.js';
-import { RecordTooLargeError, StoreClosedError, StoreConfigError } from '../store-errors.js';
+import { RecordTooLargeError, StoreClosedError, StoreConfigError, StoreUnavailableError } from '../store-errors.js';
 import type { JetStreamRequests } from './jetstream-requests.js';
 import { encodeKeyToken, tryDecodeKeyToken } from '../store-keys.js';
-import { isConsumerNotFound, isStreamNotFound } from './nats-errors.js';
+import { isConsumerNotFound, isStreamNotFound, replicationRefusal } from './nats-errors.js';
 
 export interface QueueNames {
   stream: string;
@@ -38,9 +38,12 @@ export interface QueueConfig {
   ackWaitMs: number;
   duplicateWindowMs: number;
   requestTimeoutMs: number;
+  /** Replicas of the stream (its consumer follows it); undefined: 1 when created, an existing stream as it is. */
+  replicas?: number;
 }
 
 const utf8 = new TextEncoder();
+const NO_RESPONDERS_DETAIL = 'JetStream is not ready, or the consumer has no leader yet (NATS 503 no responders): the worker backs off and asks again';
 const ACK = utf8.encode('+ACK');
 const NAK = utf8.encode('-NAK');
 const WORKING = utf8.encode('+WPI');
@@ -76,15 +79,28 @@ export class NatsJobQueue implements JobQueue {
             'delete it (nats stream rm) or choose another prefix',
         );
       }
+      const existingReplicas = info.config.num_replicas || 1;
+      if (config.replicas !== undefined && existingReplicas !== config.replicas) {
+        throw new StoreConfigError(
+          `stream "${names.stream}" exists with ${existingReplicas} replica(s) but this store asks for replicas ${config.replicas}: ` +
+            `open every node with the same natsStore({ replicas }), or change it (nats stream edit ${names.stream} --replicas ${config.replicas}), ` +
+            'or delete it (nats stream rm) to have it created again',
+        );
+      }
     } catch (err) {
       if (!isStreamNotFound(err)) throw err;
-      await jsm.streams.add({
-        name: names.stream,
-        subjects,
-        retention: RetentionPolicy.Workqueue,
-        storage: StorageType.File,
-        duplicate_window: nanos(config.duplicateWindowMs),
-      });
+      await jsm.streams
+        .add({
+          name: names.stream,
+          subjects,
+          retention: RetentionPolicy.Workqueue,
+          storage: StorageType.File,
+          duplicate_window: nanos(config.duplicateWindowMs),
+          num_replicas: config.replicas ?? 1,
+        })
+        .catch((addErr: unknown) => {
+          throw (config.replicas !== undefined && replicationRefusal(addErr, `stream "${names.stream}"`, config.replicas)) || addErr;
+        });
     }
     // The single unfiltered consumer of versions before priorities would overlap the per-level ones.
     try {
@@ -229,22 +245,27 @@ export class NatsJobQueue implements JobQueue {
    * One pull request; `waitMs` 0 = no_wait. The server answers within `waitMs` (a status 404/408)
    * unless the request is lost, e.g. while JetStream recovers right after a server restart: then
    * the fetch gives up after a short grace and keeps listening a while longer only to hand late
-   * deliveries straight back (nak) instead of leaving them to the ack wait.
+   * deliveries straight back (nak) instead of leaving them to the ack wait. A 503 (no responders:
+   * JetStream not ready, or the consumer has no leader during a cluster election) that ends a pull
+   * with nothing fails it with `StoreUnavailableError`, so the worker backs off instead of asking
+   * again at once in a loop.
    */
   #pull(level: PriorityLevel, batch: number, waitMs: number, signal?: AbortSignal): Promise<Msg[]> {
     // Closed meanwhile (between two pulls of one fetch): what was fetched so far is all there is.
     if (this.nc.isClosed()) return Promise.resolve([]);
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const got: Msg[] = [];
       let answered = false;
       let listening = true;
+      let unavailable = false;
       const inbox = createInbox(this.names.inboxPrefix);
       const answer = (): void => {
         if (answered) return;
         answered = true;
         clearTimeout(answerGuard);
         signal?.removeEventListener('abort', answer);
-        resolve(got);
+        if (unavailable && got.length === 0) reject(new StoreUnavailableError(this.#nextSubjects[level], NO_RESPONDERS_DETAIL));
+        else resolve(got);
       };
       const stopListening = (): void => {
         if (!listening) return;
@@ -255,7 +276,10 @@ export class NatsJobQueue implements JobQueue {
       };
       const sub = this.nc.subscribe(inbox, {
         callback: (err, msg) => {
-          if (err || isStatus(msg)) return stopListening(); // 404 empty, 408 expired/partial, 409, 503
+          if (err || isStatus(msg)) {
+            unavailable = !err && msg.headers?.code === 503;
+            return stopListening(); // 404 empty, 408 expired/partial, 409, 503
+          }
           if (answered) return respondQuietly(msg, '-NAK'); // the caller stopped waiting: give it back
           got.push(msg);
           if (got.length >= batch) stopListening();

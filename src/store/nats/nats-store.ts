@@ -29,7 +29,7 @@ import {
   type StoreFactory,
 } from '../store-backend.js';
 import { validatePrefix } from '../store-keys.js';
-import { StoreClosedError } from '../store-errors.js';
+import { StoreClosedError, StoreConfigError } from '../store-errors.js';
 import { NatsBucket } from './nats-bucket.js';
 import { JetStreamRequests } from './jetstream-requests.js';
 import { NatsJobQueue } from './nats-job-queue.js';
@@ -60,8 +60,31 @@ export interface NatsStoreOptions {
   maxReconnectAttempts?: number;
   /** Timeout of each JetStream/KV request and ack. @defaultValue 5000 */
   requestTimeoutMs?: number;
+  /**
+   * JetStream replication of every bucket and of the dispatch stream: 1, or 3 or 5 on a JetStream
+   * cluster of at least that many servers. What is missing is created with it, and an existing
+   * bucket or stream with another count is refused (`StoreConfigError`): give every node of a store
+   * the same value. Left out, missing ones are created with 1 replica and existing ones are used as
+   * they are (what admin tools such as the CLI do). @defaultValue 1
+   */
+  replicas?: NatsReplicas;
   /** Any other @nats-io/transport-node connection option, applied last. @defaultValue none */
   connection?: Partial<NodeConnectionOptions>;
+}
+
+/** The replica counts JetStream clusters are run with (an odd count keeps a Raft majority). */
+export const NATS_REPLICAS = [1, 3, 5] as const;
+export type NatsReplicas = (typeof NATS_REPLICAS)[number];
+
+/** `replicas` as given, checked: 1, 3 or 5, or undefined. */
+function checkReplicas(replicas: unknown): NatsReplicas | undefined {
+  if (replicas === undefined) return undefined;
+  if (!NATS_REPLICAS.includes(replicas as NatsReplicas)) {
+    throw new StoreConfigError(
+      `natsStore replicas must be 1, 3 or 5, got ${JSON.stringify(replicas)}: 1 on a single nats-server, 3 (or 5) on a JetStream cluster of as many servers`,
+    );
+  }
+  return replicas as NatsReplicas;
 }
 
 class NatsDriver implements StoreDriver {
@@ -169,6 +192,7 @@ async function openDriver(
   prefix: string,
   resolved: ResolvedStoreOptions,
   reportError: (error: unknown, where: string) => void,
+  replicas: NatsReplicas | undefined,
 ): Promise<NatsDriver> {
   const requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
   const nc = await connect(connectionOptions(opts));
@@ -187,13 +211,14 @@ async function openDriver(
     const requests = new JetStreamRequests(nc, { timeoutMs: requestTimeoutMs, ...(inboxPrefix === undefined ? {} : { inboxPrefix }) });
     const buckets = {} as Record<BucketName, KvBucket>;
     for (const name of Object.values(BucketName)) {
-      buckets[name] = await NatsBucket.open(kvm, nc, `${prefix}_${name}`, ttl[name], requests);
+      buckets[name] = await NatsBucket.open(kvm, nc, `${prefix}_${name}`, ttl[name], requests, replicas);
     }
     const names = { stream: `${prefix}_dispatch`, subjectPrefix: `${prefix}.dispatch`, consumer: `${prefix}_workers` };
     const queue = await NatsJobQueue.open(nc, jsm, requests, inboxPrefix === undefined ? names : { ...names, inboxPrefix }, {
       ackWaitMs: resolved.ackWaitMs,
       duplicateWindowMs: resolved.duplicateWindowMs,
       requestTimeoutMs,
+      ...(replicas === undefined ? {} : { replicas }),
     });
     return new NatsDriver(nc, buckets, queue, requests, prefix, reportError);
   } catch (err) {
@@ -205,12 +230,13 @@ async function openDriver(
 /** The distributed store on NATS JetStream; `open()` connects and creates what is missing. */
 export function natsStore(opts: NatsStoreOptions): StoreFactory {
   const prefix = validatePrefix(opts.prefix ?? 'jobchart');
+  const replicas = checkReplicas(opts.replicas);
   return {
     kind: 'nats',
     async open(openOpts: OpenStoreOptions): Promise<StoreBackend> {
       const resolved = resolveStoreOptions(openOpts);
       const reportError = openOpts.reportError ?? (() => undefined);
-      return assembleBackend(await openDriver(opts, prefix, resolved, reportError), resolved, reportError);
+      return assembleBackend(await openDriver(opts, prefix, resolved, reportError, replicas), resolved, reportError);
     },
   };
 }
