@@ -1,5 +1,5 @@
 /**
- * A worker process paused with a real SIGSTOP past its lease deadline, while its tasks wait on
+ * A worker process paused with a real SIGSTOP past its lease deadline, while its 40 tasks wait on
  * timers that fall due during the pause. When it wakes, Node runs every due timer in order of its
  * due time, before the SIGCONT handler or any I/O: a task timer due before the lease keeper's next
  * tick runs first. The keeper's tick declares the lease lost (and aborts the signal) for the tasks
@@ -16,7 +16,7 @@ import { sleep, waitUntil } from './support/wait.js';
 
 const cluster = useCluster();
 
-const JOBS = 30;
+const JOBS = 40;
 /** Each job's timer: WORK_MS + i × SPREAD_MS after it started, so some fall just after the pause begins. */
 const WORK_MS = 1_500;
 const SPREAD_MS = 10;
@@ -67,8 +67,15 @@ describe('a worker woken from SIGSTOP with task timers due during the pause', ()
     };
     console.log('[pause-wakeup]', JSON.stringify(summary));
 
-    // The pause caught work in progress (otherwise this test proves nothing) ...
-    expect(afterWake.length).toBeGreaterThanOrEqual(10);
+    // The pause caught work in progress, with task timers falling due within the keeper's first tick
+    // period (100 ms) after the pause began — the case the check on read is for (a test process
+    // more than ~300 ms late could not set this up) ...
+    const dueSoonAfterStop = ids.filter((id, i) => {
+      const due = startOf.get(id)! + WORK_MS + i * SPREAD_MS;
+      return due > stoppedAt && due <= stoppedAt + 100;
+    });
+    expect(dueSoonAfterStop.length).toBeGreaterThanOrEqual(3);
+    expect(afterWake.length).toBeGreaterThanOrEqual(dueSoonAfterStop.length);
     // ... and none of it wrote its side effect after the wake: every task saw its signal aborted.
     expect(afterWake.filter((l) => l.e === 'end').map((l) => l.job)).toEqual([]);
     // Every loss on wake was the holder's own deadline, announced as LeaseLost.
