@@ -25,5 +25,7 @@ try {
 } finally {
   killOwned();
 }
+// A piped stdout is written asynchronously: let the report and its long JSON line out before exiting.
+await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
 // Lingering handles (a client still reconnecting) must not keep the bench alive.
 process.exit(exitCode);

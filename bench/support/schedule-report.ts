@@ -9,6 +9,9 @@ const SYSTEM_LABEL: Record<ScheduleSystemId, string> = {
   bullmq: 'BullMQ',
 };
 
+/** Characters of a failed run's server state shown in the notes (a stalled run can list hundreds of consumers). */
+const DIAGNOSIS_SHOWN = 600;
+
 /** A process blocked this long is worth a note (it reports every 100 ms from a timer). */
 const SILENCE_WORTH_NOTING_MS = 2_000;
 
@@ -28,7 +31,7 @@ export function scheduleRunNotes(r: ScheduleResult): string[] {
   notes.push(...r.warnings);
   if (r.longestSilenceMs >= SILENCE_WORTH_NOTING_MS) notes.push(`a process sent no progress for ${(r.longestSilenceMs / 1000).toFixed(1)} s (its event loop was blocked)`);
   if (r.nodeOutputLines > 0) notes.push(`the scheduler processes wrote ${r.nodeOutputLines} lines (the first ones are echoed above)`);
-  if (r.diagnosis) notes.push(`state: ${r.diagnosis}`);
+  if (r.diagnosis) notes.push(`state: ${r.diagnosis.length > DIAGNOSIS_SHOWN ? `${r.diagnosis.slice(0, DIAGNOSIS_SHOWN)}… (in full in the JSON)` : r.diagnosis}`);
   return notes;
 }
 

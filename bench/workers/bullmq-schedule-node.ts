@@ -42,7 +42,9 @@ runScheduleNode({
     running = worker?.run().catch((error: unknown) => console.error('[bullmq worker] run failed:', error)) ?? null;
   },
   async stop() {
-    await worker?.close(true);
+    // Not forced: a forced close cuts the connection under the jobs still running, and each then
+    // logs "Failed to add repeatable job for next iteration". The harness exits after 8 s regardless.
+    await worker?.close();
     await running;
   },
   status() {
