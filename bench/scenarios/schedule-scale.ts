@@ -138,6 +138,7 @@ export async function runScale(system: ScheduleSystem, pair: number, settings: S
     fail(result, describeError(error));
     await diagnoseInto(result, run);
   } finally {
+    noteFailedLoads(result, nodes);
     noteNodes(result, nodes);
     await run?.close().catch((error: unknown) => result.warnings.push(`close: ${describeError(error)}`));
   }
@@ -145,6 +146,23 @@ export async function runScale(system: ScheduleSystem, pair: number, settings: S
 }
 
 type Started = { calledAt: number; resolvedAt: number };
+
+/**
+ * A partition whose schedules a process failed to load (it says so on stderr) and that it still
+ * holds has schedules that never fire; one it released since was loaded by the other process.
+ */
+function noteFailedLoads(result: ScaleResult, nodes: readonly ScheduleNodeProcess[]): void {
+  for (const node of nodes) {
+    if (node.failedPartitionLoads.length === 0) continue;
+    const failed = [...new Set(node.failedPartitionLoads)].sort((a, b) => a - b);
+    const held = new Set(node.lastPartitions ?? []);
+    const stillHeld = failed.filter((p) => held.has(p));
+    result.warnings.push(
+      `${node.label} failed to load the schedules of ${failed.length} partition${failed.length > 1 ? 's' : ''} (${failed.join(', ')}); ` +
+        (stillHeld.length > 0 ? `it still holds ${stillHeld.join(', ')} without their schedules` : 'it released them all since, so the other process loaded them'),
+    );
+  }
+}
 
 function figures(node: ScheduleNodeProcess, started: Started, sample: NodeSampleMessage, before: NodeSampleMessage | null): ScaleNodeFigures {
   return {

@@ -25,6 +25,10 @@ export class ScheduleNodeProcess {
   lastProgressAt: number | null = null;
   longestSilenceMs = 0;
   outputLines = 0;
+  /** The partitions the node held at its last sample (null before one). */
+  lastPartitions: number[] | null = null;
+  /** Partitions whose schedules the node reported it failed to load (its "[jobchart] loading the schedules of partition N: …" lines). */
+  readonly failedPartitionLoads: number[] = [];
   readonly firstLines: string[] = [];
   exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   private readonly listeners = new Set<(msg: FromScheduleNode) => void>();
@@ -42,6 +46,7 @@ export class ScheduleNodeProcess {
         if (this.lastProgressAt !== null) this.longestSilenceMs = Math.max(this.longestSilenceMs, now - this.lastProgressAt);
         this.lastProgressAt = now;
       }
+      if (msg.type === 'sample') this.lastPartitions = msg.partitionList;
       for (const listener of [...this.listeners]) listener(msg);
     });
     child.once('exit', (code, signal) => {
@@ -164,6 +169,8 @@ export class ScheduleNodeProcess {
   private noteLine(line: string): void {
     if (line.trim() === '') return;
     this.outputLines++;
+    const failedLoad = /loading the schedules of partition (\d+)/.exec(line);
+    if (failedLoad) this.failedPartitionLoads.push(Number(failedLoad[1]));
     if (this.firstLines.length < ECHOED_LINES) {
       this.firstLines.push(line.length > 300 ? `${line.slice(0, 300)}…` : line);
       process.stderr.write(`  [${this.label}] ${line}\n`);
