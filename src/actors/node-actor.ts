@@ -114,7 +114,7 @@ export async function startNodeActor(node: NodeContext, opts: NodeActorOptions):
       now: () => backend.clock.now(),
       onAcquired: (p) => {
         tellScheduler();
-        schedules.partitionAcquired(p).catch((error: unknown) => node.reportError(error, `loading the schedules of partition ${p}`));
+        schedules.partitionAcquired(p);
       },
       onReleased: (p) => {
         tellScheduler();

@@ -10,9 +10,9 @@
  *   on its next tick (every min(1 s, D/10)): a dead node's partitions go within D + 1 s;
  * - a node above its share while some live scheduler holds fewer than its share releases the extra
  *   partitions (a delete, seen at once by the others), so a node that joins gets its share within a
- *   round of liveness refresh (D/3);
+ *   round of liveness refresh (min(D/3, 2 s));
  * - a scheduler is live while its heartbeat (nodes bucket, every D/3) is younger than two heartbeat
- *   intervals; liveness is read again every D/3, and at once when a partition comes free — a dead
+ *   intervals; liveness is read again every min(D/3, 2 s), and at once when a partition comes free — a dead
  *   node's leases run out at most D after its death, by which time it no longer counts as live, so
  *   the others' shares already cover its partitions.
  *
@@ -66,8 +66,12 @@ export class PartitionKeeper {
   /** A round was asked for while one ran (a release seen meanwhile): run another right after. */
   #again = false;
 
+  /** How often the live schedulers are read (a node that joins is counted within this). */
+  readonly #livenessEveryMs: number;
+
   constructor(private readonly opts: PartitionKeeperOptions) {
     this.tickMs = Math.max(10, Math.min(1000, Math.floor(opts.leaseDurationMs / 10)));
+    this.#livenessEveryMs = Math.min(opts.renewer.intervalMs, 2_000);
   }
 
   /** Partitions held, sorted. */
@@ -132,7 +136,7 @@ export class PartitionKeeper {
       const now = this.opts.now();
       const free = this.#free(now);
       const freeNow = free.length > 0 && this.#held.size < SCHEDULE_PARTITIONS;
-      if (now - this.#livenessAt >= this.opts.renewer.intervalMs || (freeNow && now - this.#livenessAt >= this.tickMs)) {
+      if (now - this.#livenessAt >= this.#livenessEveryMs || (freeNow && now - this.#livenessAt >= this.tickMs)) {
         await this.#refreshLiveness(now);
       }
       const share = Math.ceil(SCHEDULE_PARTITIONS / Math.max(1, this.#liveSchedulers.length));

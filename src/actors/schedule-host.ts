@@ -22,6 +22,14 @@ import { TimerHeap } from './timer-heap.js';
 
 /** A firing that failed (store error) is tried again after this. */
 const RETRY_AFTER_FAILURE_MS = 1_000;
+/**
+ * Partitions loaded at once: each load is a watch that replays the partition's schedules, and 64 of
+ * them at once (a node taking every partition of a big store) made their consumer requests time out.
+ */
+const CONCURRENT_PARTITION_LOADS = 4;
+/** A partition whose load failed is tried again after this, doubling up to the maximum, while still held. */
+const LOAD_RETRY_MS = 500;
+const LOAD_RETRY_MAX_MS = 15_000;
 
 interface HostedSchedule {
   record: ScheduleRecord;
@@ -42,6 +50,11 @@ export class ScheduleHost {
   readonly #waiting = new Set<string>();
   #scheduler: AnyActorRef | null = null;
   #stopped = false;
+  /** Partitions waiting to be loaded, in order, and how many loads run now. */
+  readonly #toLoad: number[] = [];
+  #loading = 0;
+  /** The next retry delay of partitions whose load failed. */
+  readonly #loadRetries = new Map<number, number>();
 
   constructor(
     private readonly node: NodeContext,
@@ -69,12 +82,47 @@ export class ScheduleHost {
     this.#scheduler = scheduler;
   }
 
-  /** Starts hosting a partition: its schedules are loaded (and watched) and armed. */
-  async partitionAcquired(partition: number): Promise<void> {
-    if (this.#stopped || this.#watches.has(partition)) return;
-    const stop = await this.node.backend.buckets.schedules.watch(partitionFilter(partition), (change) => this.#onChange(partition, change), {
-      includeCurrent: true,
-    });
+  /**
+   * Starts hosting a partition: its schedules are loaded (and watched) and armed. Loads run a few at
+   * a time; a load that fails is retried, later each time, for as long as the partition is held.
+   */
+  partitionAcquired(partition: number): void {
+    if (this.#stopped || this.#watches.has(partition) || this.#toLoad.includes(partition)) return;
+    this.#toLoad.push(partition);
+    this.#loadNext();
+  }
+
+  #loadNext(): void {
+    while (this.#loading < CONCURRENT_PARTITION_LOADS && this.#toLoad.length > 0) {
+      const partition = this.#toLoad.shift() as number;
+      this.#loading++;
+      void this.#loadPartition(partition).finally(() => {
+        this.#loading--;
+        this.#loadNext();
+      });
+    }
+  }
+
+  async #loadPartition(partition: number): Promise<void> {
+    if (this.#stopped || !this.holds(partition) || this.#watches.has(partition)) return;
+    let stop: () => void;
+    try {
+      stop = await this.node.backend.buckets.schedules.watch(partitionFilter(partition), (change) => this.#onChange(partition, change), {
+        includeCurrent: true,
+      });
+    } catch (error) {
+      const retryMs = this.#loadRetries.get(partition) ?? LOAD_RETRY_MS;
+      this.#loadRetries.set(partition, Math.min(LOAD_RETRY_MAX_MS, retryMs * 2));
+      this.node.reportError(error, `loading the schedules of partition ${partition} (trying again in ${retryMs} ms)`);
+      const retry = setTimeout(() => {
+        if (this.#stopped || !this.holds(partition)) return;
+        this.#toLoad.push(partition);
+        this.#loadNext();
+      }, retryMs);
+      retry.unref();
+      return;
+    }
+    this.#loadRetries.delete(partition);
     this.#watches.set(partition, stop);
     // Released (or the node stopped) while the watch was being set up.
     if (this.#stopped || !this.holds(partition)) this.partitionReleased(partition);
@@ -82,6 +130,8 @@ export class ScheduleHost {
 
   /** Stops hosting a partition: its schedules leave memory; a firing in flight is told. */
   partitionReleased(partition: number): void {
+    const queued = this.#toLoad.indexOf(partition);
+    if (queued >= 0) this.#toLoad.splice(queued, 1);
     this.#watches.get(partition)?.();
     this.#watches.delete(partition);
     for (const [id, hosted] of this.#schedules) {

@@ -177,6 +177,9 @@ export class Runtime<Tasks extends object = UntypedTasks> {
   private async startNode(): Promise<void> {
     this.lifecycle = 'starting';
     this.inspector = createNodeInspector(this.opts.inspect);
+    // Heard of before it takes any schedule partition: schedulers starting together then count each
+    // other at their first round instead of one taking every partition and handing half over later.
+    await this.beat();
     this.running = await startNodeActor(this.node, {
       role: this.opts.role,
       maxConcurrentJobs: this.opts.maxConcurrentJobs,
