@@ -69,7 +69,11 @@ export interface ChaosStats {
   killedRuns: number;
   /** Overlapping runs of one job, by what became of the earlier run. */
   overlaps: { aborted: number; killed: number; completed: number };
-  /** Jobs whose work was done (completed, not aborted) by more than one run, by the cause for the earlier one. */
+  /**
+   * Jobs whose work was done (completed, not aborted) by more than one run, by what befell the first
+   * one's node between its end and the next run's start: killed, paused, or neither (other: e.g. a
+   * store outage past its lease deadline, so its commit was refused).
+   */
   workDoneTwice: { killedBeforeCommit: number; pausedBeforeCommit: number; other: number };
   releasedEvents: number;
 }
@@ -214,10 +218,13 @@ export function checkChaosRun(obs: ChaosObservations): ChaosFindings {
   for (const list of runsByJob.values()) {
     const completed = list.filter((r) => r.how === 'completed');
     if (completed.length < 2) continue;
+    // Why the first finished run's result did not stand: what happened to its node between its end
+    // and the start of the run after it.
     const first = completed[0]!;
+    const next = list.find((r) => r.start > first.start && r !== first) ?? completed[1]!;
     const killed = obs.killedAt.get(first.node);
-    if (killed !== undefined && killed >= first.end) workDoneTwice.killedBeforeCommit++;
-    else if (obs.pauses.some((p) => p.node === first.node && p.to >= first.end)) workDoneTwice.pausedBeforeCommit++;
+    if (killed !== undefined && killed >= first.end && killed <= next.start) workDoneTwice.killedBeforeCommit++;
+    else if (obs.pauses.some((p) => p.node === first.node && p.to >= first.end && p.from <= next.start)) workDoneTwice.pausedBeforeCommit++;
     else workDoneTwice.other++;
   }
   return {

@@ -414,7 +414,7 @@ export function formatReport(report: ChaosReport): string {
     `  jobs ${stats.jobs}: ${Object.entries(stats.outcomes).map(([o, n]) => `${o} ${n}`).join(', ')}`,
     `  runs ${stats.runs} (runs per job: ${Object.entries(stats.runsPerJob).map(([k, n]) => `${k}: ${n}`).join(', ')}); aborted ${stats.abortedRuns}, killed ${stats.killedRuns}`,
     `  overlapping runs of a job: ${stats.overlaps.aborted} with the earlier run aborted, ${stats.overlaps.killed} with it killed, ${stats.overlaps.completed} with it finishing its work`,
-    `  work done twice (finished, then its node died or froze or the store was out past the deadline before the commit landed): node killed ${stats.workDoneTwice.killedBeforeCommit}, node paused ${stats.workDoneTwice.pausedBeforeCommit}, other ${stats.workDoneTwice.other}`,
+    `  jobs whose work was done twice (a run finished, its result did not stand, the job ran again): ${stats.workDoneTwice.killedBeforeCommit + stats.workDoneTwice.pausedBeforeCommit + stats.workDoneTwice.other} — node killed before the commit ${stats.workDoneTwice.killedBeforeCommit}, node paused ${stats.workDoneTwice.pausedBeforeCommit}, other (a store outage past the lease deadline) ${stats.workDoneTwice.other}`,
     `  JobReleased events ${stats.releasedEvents}; LeaseLost events ${Object.entries(report.leaseLost).map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}`,
     `  faults carried out: ${faultCounts(report)}`,
     `  server faults: ${serverRecovery(report)}`,

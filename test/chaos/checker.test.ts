@@ -141,6 +141,10 @@ describe('chaos checker', () => {
     obs.pauses = [];
     obs.killedAt = new Map([['w2', T + 450]]);
     expect(checkChaosRun(obs).stats.workDoneTwice).toEqual({ killedBeforeCommit: 1, pausedBeforeCommit: 0, other: 0 });
+    // Killed, or paused, only after the next run had started: not why the first result did not stand.
+    obs.killedAt = new Map([['w2', T + 6_000]]);
+    obs.pauses = [{ node: 'w2', from: T + 5_600, to: T + 7_000 }];
+    expect(checkChaosRun(obs).stats.workDoneTwice).toEqual({ killedBeforeCommit: 0, pausedBeforeCommit: 0, other: 1 });
   });
 
   it('fails on a fire time with two jobs, one off the grid, and one never fired; the fire time racing the pause is not owed', () => {

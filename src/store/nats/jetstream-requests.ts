@@ -20,7 +20,7 @@
  * draining connection → `StoreClosedError`. One in flight when the connection closes fails at once.
  *
  * Across a disconnect (a server restart, or the death of the server this client is connected to):
- * the client drops what it buffered while disconnected when it dials again (@nats-io/nats-core 3.4
+ * the client drops what it buffered while disconnected when it dials again (@nats-io/nats-core 3.3/3.4
  * `prepare()` resets its outbound buffer), and the replies to requests sent on the lost connection
  * can no longer arrive. Left alone, every request of the outage would wait for its full timeout —
  * longer than a short lease's deadline, so one outage of a second cost every running job its lease.
