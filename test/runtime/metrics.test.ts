@@ -48,6 +48,9 @@ describe.each(STORE_KINDS)('metrics on the %s store', (kind) => {
     await rt.addSchedule({ id: 'ticker', task: 'tick', trigger: interval('200ms') });
     await waitUntil('a scheduled job', async () => (await rt.listJobs({ scheduleId: 'ticker', state: 'success' })).jobs.length > 0);
     await waitUntil('the held job running', async () => (await rt.getJob(holding)).state === 'running');
+    // No tick may run while the gauges are read (under load one could, holding a second slot).
+    await rt.pauseSchedule('ticker');
+    await waitUntil('only the held job running', () => rt.status.running === 1);
 
     const m = await scrape(rt.metrics?.url);
     expect(m.types.get('jobchart_jobs_added_total')).toBe('counter');
