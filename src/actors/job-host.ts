@@ -27,6 +27,12 @@ import type { JobContext as TaskContext } from '../runtime/task-registry.js';
 import { JobLeaseKeeper, machineLeaseLostReason } from './job-lease-keeper.js';
 import { AttemptRecorder, taskStack } from './attempt-recorder.js';
 
+/**
+ * The id of every job actor. XState relays a child's end to its parent as `xstate.done.actor.<id>`
+ * and memoizes transition candidates per event type for good: an id per job would grow that memo
+ * by every job the worker ever ran (~250 bytes each). The job id is in the actor's input.
+ */
+const JOB_ACTOR_ID = 'job';
 /** How long a task whose cluster-wide slots are all taken waits before its job is offered again. */
 const SLOT_RETRY_MS = 1_000;
 /** How long a delivery whose acquisition failed (store error) waits before it is offered again. */
@@ -109,9 +115,16 @@ export class JobHost {
       const jobId = item.job.id;
       const handle = this.#handles.get(jobId);
       if (!handle || handle.actor) continue;
-      const actor = createActor(this.logic, { parent: worker, id: jobId, input: jobInputFor(item, this.node.nodeId) });
+      const actor = createActor(this.logic, { parent: worker, id: JOB_ACTOR_ID, input: jobInputFor(item, this.node.nodeId) });
       handle.actor = actor;
-      actor.subscribe({ complete: () => this.#ended(jobId, handle), error: () => this.#ended(jobId, handle) });
+      actor.subscribe({
+        complete: () => this.#ended(jobId, handle),
+        // A crashed job actor never reaches its final state, whose entry frees the worker's slot.
+        error: () => {
+          this.#ended(jobId, handle);
+          worker.send({ type: 'SLOT_RELEASED', jobId });
+        },
+      });
       actor.start();
     }
   }

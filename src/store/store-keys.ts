@@ -7,6 +7,7 @@
 import { InvalidStoreKeyError } from './store-errors.js';
 
 const LITERAL = /^[A-Za-z0-9-]$/;
+const ALL_LITERAL = /^[A-Za-z0-9-]+$/;
 // (String.prototype.isWellFormed is ES2024; the project targets ES2023 typings.)
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const utf8 = new TextEncoder();
@@ -21,6 +22,8 @@ export function encodeKeyToken(id: string): string {
   if (typeof id !== 'string' || id.length === 0) {
     throw new InvalidStoreKeyError(`id ${JSON.stringify(id)} cannot be a store key: ids must be non-empty strings`);
   }
+  // The common case (UUIDs, plain names): nothing to escape.
+  if (ALL_LITERAL.test(id)) return id;
   // A lone surrogate has no UTF-8 form (it would encode like U+FFFD and collide with it).
   if (LONE_SURROGATE.test(id)) {
     throw new InvalidStoreKeyError(`id ${JSON.stringify(id)} contains a lone UTF-16 surrogate: use well-formed strings as ids`);
@@ -38,6 +41,7 @@ export function encodeKeyToken(id: string): string {
 
 /** Inverse of `encodeKeyToken`; throws `InvalidStoreKeyError` for a token it did not produce. */
 export function decodeKeyToken(token: string): string {
+  if (ALL_LITERAL.test(token)) return token;
   const bytes: number[] = [];
   for (let i = 0; i < token.length; i++) {
     const ch = token[i] as string;

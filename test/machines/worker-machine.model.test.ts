@@ -52,7 +52,7 @@ interface ModelConfig {
   extra: ModelEvent[];
   /** Offer an answer that repeats a running job (a redelivery). */
   redeliveries: boolean;
-  /** Offer crashing job actors (an error event, no SLOT_RELEASED). */
+  /** Offer crashing job actors (the host's SLOT_RELEASED for them). */
   crashes: boolean;
 }
 
@@ -67,7 +67,8 @@ function environment(config: ModelConfig) {
     events.push({ type: 'JOB_AVAILABLE' }, ...config.extra);
     for (const jobId of running) {
       events.push({ type: 'SLOT_RELEASED', jobId });
-      if (config.crashes) events.push({ type: errorOf(jobId), error: 'job actor crashed' });
+      // A crash reaches the worker as the host's SLOT_RELEASED (replayed live as a crashing actor).
+      if (config.crashes) events.push({ type: 'SLOT_RELEASED', jobId, crash: true });
     }
     if (isPolling(s)) {
       const idle = POOL.filter((id) => !running.includes(id));
@@ -178,13 +179,15 @@ function assertWorkerEdge(from: WorkerSnapshot, event: ModelEvent, to: WorkerSna
   if (from.value === 'full' && to.context.running.length < from.context.running.length && hasFreeAfter) {
     expect(to.value, `${where}: a released slot was not used`).toBe(from.context.jobAvailable ? 'fetching' : 'waiting');
   }
-  // A job's end frees its slot: its SLOT_RELEASED, or its error event when it crashed. Its done
-  // event counts for nothing (the job machine's final state sent SLOT_RELEASED before it).
-  const ended = event.type === 'SLOT_RELEASED' ? (event.jobId as string) : /^xstate\.error\.actor\.(.+)$/.exec(event.type)?.[1];
+  // A job's end frees its slot: its SLOT_RELEASED (sent by its final state, or by its host when it
+  // crashed). Its done and error events count for nothing.
+  const ended = event.type === 'SLOT_RELEASED' ? (event.jobId as string) : undefined;
   if (ended !== undefined && from.context.running.includes(ended)) {
     expect(to.context.running, `${where}: ${ended} still running after it ended`).toEqual(from.context.running.filter((id) => id !== ended));
   }
-  if (event.type.startsWith('xstate.done.actor.')) expect(to.context, `${where}: a job's done event changed the worker`).toEqual(from.context);
+  if (event.type.startsWith('xstate.done.actor.') || event.type.startsWith('xstate.error.actor.')) {
+    expect(to.context, `${where}: a job's done or error event changed the worker`).toEqual(from.context);
+  }
   if (event.type === 'FETCH_FAILED' && isPolling(from)) {
     const { fetchRetryDelayMs: before, fetchRetryInitialMs: initial, fetchRetryMaxMs: max } = from.context;
     expect(to.context.fetchRetryDelayMs, `${where}: backoff`).toBe(before === 0 ? initial : Math.min(2 * before, max));
@@ -232,7 +235,6 @@ function replay(path: StatePath<WorkerSnapshot, ModelEvent>, config: ModelConfig
     const fetchesBefore = fx.fetches.length;
     const effectsBefore = fx.effects.length;
     if (i > 0) {
-      const crashed = /^xstate\.error\.actor\.(.+)$/.exec(event.type);
       if (event.type === 'JOBS_FETCHED' || event.type === 'FETCH_FAILED') fx.answerFetch(event as never);
       else if (event.type === FETCH_RETRY) {
         // The timer fires after exactly the delay the machine chose, not a millisecond before.
@@ -241,13 +243,14 @@ function replay(path: StatePath<WorkerSnapshot, ModelEvent>, config: ModelConfig
         expect(worker.getSnapshot().value, `${where}: backoff ended early`).toBe('backingOff');
         clock.set(due);
         stats.timers++;
+      } else if (event.type === 'SLOT_RELEASED' && event['crash'] === true) {
+        // Production's way: the job actor crashes, and its host releases the slot for it.
+        fx.job(event.jobId as string).send({ type: 'CRASH' });
+        ends.push(event.jobId as string);
       } else if (event.type === 'SLOT_RELEASED') {
         // Production's way: the job actor ends, and its final state releases the slot.
         fx.finish(event.jobId as string);
         ends.push(event.jobId as string);
-      } else if (crashed) {
-        fx.job(crashed[1]!).send({ type: 'CRASH' });
-        ends.push(crashed[1]!);
       } else worker.send(event as never);
     }
     const live = worker.getSnapshot();

@@ -3,7 +3,8 @@
  * effects are actions; `fetchJobs` answers LATER with JOBS_FETCHED / FETCH_FAILED sent to the
  * worker; `startJobs` creates each job actor with `createActor(logic, { parent: self, id })`, so
  * job actors are not in the worker's `snapshot.children` and reach it only through the events they
- * send (SLOT_RELEASED, `xstate.done.actor.<id>`, `xstate.error.actor.<id>`).
+ * send (SLOT_RELEASED, `xstate.done.actor.<id>`, `xstate.error.actor.<id>`) — and, as
+ * production's host does, a crashed job actor's SLOT_RELEASED sent for it.
  *
  * `workerFakes()` records every call (with the `self` to answer) and lets the test answer fetches
  * by hand; `FakeJobQueue` answers them from an array, with the long-poll semantics of `waiting`.
@@ -79,6 +80,8 @@ export function workerFakes(options: WorkerFakeOptions = {}) {
       seq++;
       for (const item of params.jobs) {
         const actor = createActor(jobLogic, { parent: self, id: item.job.id, input: jobInputFor(item, context.nodeId) });
+        // As production's host: a crashed job actor's slot is released for it.
+        actor.subscribe({ error: () => self.send({ type: 'SLOT_RELEASED', jobId: item.job.id }) });
         started.push({ jobId: item.job.id, actor });
         actors.set(item.job.id, actor);
         actor.start();
@@ -229,7 +232,7 @@ export type StubJobEvent = { type: 'FINISH' } | { type: 'FINISH_SILENTLY' } | { 
  * A stand-in for the job machine under the worker: runs until the test ends it. FINISH ends it as
  * the job machine ends (its final state's entry sends SLOT_RELEASED, then XState sends the done
  * event); FINISH_SILENTLY ends it without SLOT_RELEASED (the worker must derive the release from
- * the done event); CRASH throws (the worker gets `xstate.error.actor.<id>`). Records starts and
+ * the done event); CRASH throws (the host sends SLOT_RELEASED for it). Records starts and
  * SHUTDOWNs.
  */
 export function stubJobLogic(log: StubJobLog = { started: [], shutdown: [] }) {
