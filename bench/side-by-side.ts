@@ -19,6 +19,7 @@ import type { BenchSystem } from './systems/bench-system.js';
 import { bullmq } from './systems/bullmq.js';
 import { jobchartMemory } from './systems/jobchart-memory.js';
 import { jobchartNats } from './systems/jobchart-nats.js';
+import { fromSource } from './support/jobchart-lib.js';
 
 export async function runSideBySide(settings: BenchSettings): Promise<void> {
   const loadStart = loadavg();
@@ -137,5 +138,6 @@ export function describeMachine(): Record<string, string | number> {
     'nats-server': version(findNatsServerBinary(), ['--version'], /v?(\d+\.\d+\.\d+)/),
     'redis-server': version(findRedisServerBinary(), ['--version'], /v=(\d+\.\d+\.\d+)/),
     bullmq: packageVersion('bullmq'),
+    jobchart: fromSource ? 'src/ through tsx (BENCH_FROM_SOURCE=1)' : 'dist/ (built at start)',
   };
 }

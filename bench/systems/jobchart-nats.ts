@@ -4,7 +4,7 @@
  * Connections are named (`bench-producer`, `bench-worker-<i>`) so `/connz` can tell them apart.
  */
 import { dirname } from 'node:path';
-import { createRuntime, natsStore, type Runtime } from '../../src/index.js';
+import { createRuntime, natsStore, type Runtime } from '../support/jobchart-lib.js';
 import { findNatsServerBinary, startNatsServer, type NatsServerHandle } from '../../test/support/nats-server.js';
 import { withTimeout } from '../support/clock.js';
 import { connectionDelta, describeJetStream, readNatsCounters, streamState } from '../support/nats-monitor.js';

@@ -4,7 +4,7 @@
  * schedules and jobs — and the scheduler processes, each one node.
  */
 import { dirname } from 'node:path';
-import { createRuntime, interval, natsStore, type Runtime } from '../../src/index.js';
+import { createRuntime, interval, natsStore, type Runtime } from '../support/jobchart-lib.js';
 import { findNatsServerBinary, startNatsServer, type NatsServerHandle } from '../../test/support/nats-server.js';
 import { withTimeout } from '../support/clock.js';
 import { runConcurrently, type CallsReport } from '../support/concurrent-calls.js';

@@ -3,7 +3,7 @@
  * in one process (a memory store cannot span processes). The bench drives the producer over IPC
  * (`prefill`, `trickle`), so this process's CPU while the worker runs is the worker's alone.
  */
-import { createRuntime, memoryStore, type Runtime } from '../../src/index.js';
+import { createRuntime, memoryStore, type Runtime } from '../support/jobchart-lib.js';
 import { prefill, trickle, type JobSink } from '../support/producer.js';
 import type { BenchJobArgs } from '../support/protocol.js';
 import { runningJobs } from './running-jobs.js';

@@ -3,7 +3,7 @@
  * Finished jobs are counted as task starts minus the jobs the node still holds (`rt.status.running`):
  * a job leaves that set when its result is committed and its slot released.
  */
-import { createRuntime, natsStore, type Runtime } from '../../src/index.js';
+import { createRuntime, natsStore, type Runtime } from '../support/jobchart-lib.js';
 import type { BenchJobArgs } from '../support/protocol.js';
 import { runningJobs } from './running-jobs.js';
 import { runWorker } from './worker-harness.js';

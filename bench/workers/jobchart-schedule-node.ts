@@ -4,7 +4,7 @@
  * scheduled fire time at its first line; `work` (the priority scenario's backlog) sleeps.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRuntime, natsStore, type Runtime } from '../../src/index.js';
+import { createRuntime, natsStore, type Runtime } from '../support/jobchart-lib.js';
 import { BenchTask, scheduleIndex } from '../support/schedule-protocol.js';
 import { runScheduleNode } from './schedule-node-harness.js';
 
