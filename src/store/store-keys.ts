@@ -8,6 +8,8 @@ import { InvalidStoreKeyError } from './store-errors.js';
 
 const LITERAL = /^[A-Za-z0-9-]$/;
 const ALL_LITERAL = /^[A-Za-z0-9-]+$/;
+const ASCII_TOKEN = /^(?:[A-Za-z0-9-]|_[0-7][0-9A-F])+$/;
+const ASCII_ESCAPE = /_[0-7][0-9A-F]/g;
 // (String.prototype.isWellFormed is ES2024; the project targets ES2023 typings.)
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const utf8 = new TextEncoder();
@@ -28,20 +30,27 @@ export function encodeKeyToken(id: string): string {
   if (LONE_SURROGATE.test(id)) {
     throw new InvalidStoreKeyError(`id ${JSON.stringify(id)} contains a lone UTF-16 surrogate: use well-formed strings as ids`);
   }
+  return id.replace(TO_ESCAPE, escapeChar);
+}
+
+const TO_ESCAPE = /[^A-Za-z0-9-]/gu;
+const hexByte = (byte: number): string => `_${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+/** The escapes of the ASCII characters, made once (fire job ids escape `@`, `:` and `.` on every fire). */
+const ASCII_ESCAPES = Array.from({ length: 128 }, (_, code) => hexByte(code));
+
+function escapeChar(ch: string): string {
+  const code = ch.charCodeAt(0);
+  if (code < 128) return ASCII_ESCAPES[code] as string;
   let out = '';
-  for (const ch of id) {
-    if (LITERAL.test(ch)) {
-      out += ch;
-      continue;
-    }
-    for (const byte of utf8.encode(ch)) out += `_${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
+  for (const byte of utf8.encode(ch)) out += hexByte(byte);
   return out;
 }
 
 /** Inverse of `encodeKeyToken`; throws `InvalidStoreKeyError` for a token it did not produce. */
 export function decodeKeyToken(token: string): string {
   if (ALL_LITERAL.test(token)) return token;
+  // Escapes of ASCII characters only (fire job ids): no UTF-8 decoding needed.
+  if (ASCII_TOKEN.test(token)) return token.replace(ASCII_ESCAPE, (escape) => String.fromCharCode(parseInt(escape.slice(1), 16)));
   const bytes: number[] = [];
   for (let i = 0; i < token.length; i++) {
     const ch = token[i] as string;
