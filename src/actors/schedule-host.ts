@@ -20,6 +20,12 @@ import { assertTrigger } from '../triggers/index.js';
 import type { NodeContext } from '../runtime/node-context.js';
 import { TimerHeap } from './timer-heap.js';
 
+/**
+ * The id of every schedule actor (a firing). XState relays a child's end to its parent as
+ * `xstate.done.actor.<id>` and memoizes transition candidates per event type for good: an id per
+ * schedule would grow that memo with every schedule ever fired here. The schedule id is in the input.
+ */
+const FIRING_ACTOR_ID = 'firing';
 /** A firing that failed (store error) is tried again after this. */
 const RETRY_AFTER_FAILURE_MS = 1_000;
 /**
@@ -153,10 +159,16 @@ export class ScheduleHost {
       }
       const actor = createActor(this.logic, {
         parent: scheduler,
-        id: scheduleId,
+        id: FIRING_ACTOR_ID,
         input: { schedule: hosted.record, recordRevision: hosted.revision, now: this.node.backend.clock.now() },
       });
       hosted.firing = actor;
+      // A crashed firing never reaches its final state, which reports FIRING_ENDED.
+      actor.subscribe({
+        error: (error) => {
+          if (scheduler.getSnapshot().status === 'active') scheduler.send({ type: 'FIRING_CRASHED', scheduleId, error });
+        },
+      });
       actor.start();
     });
   }

@@ -11,8 +11,11 @@
  *     └─STOP─▶ stopping ─(no firing left)─▶ stopped
  *
  * A schedule actor that crashed (its own computation threw, e.g. a trigger's nextFireTime) never
- * reports FIRING_ENDED: its error event frees the slot, and the scheduler emits SCHEDULE_CRASHED
- * (`actor.on('SCHEDULE_CRASHED', …)`) for the runtime to report.
+ * reports FIRING_ENDED: its host sends FIRING_CRASHED, which frees the slot, and the scheduler emits
+ * SCHEDULE_CRASHED (`actor.on('SCHEDULE_CRASHED', …)`) for the runtime to report. The scheduler
+ * never reads a child's id: XState memoizes transition candidates per event type for good, so
+ * done events named after each schedule (`xstate.done.actor.<scheduleId>`) would grow that memo
+ * with every schedule ever fired here; the host gives every firing one id.
  */
 import { assertEvent, assign, emit, setup } from 'xstate';
 import { InvalidMachineInputError } from './errors.js';
@@ -36,7 +39,9 @@ export type SchedulerEvent =
   /** Let the firings in flight end, then stop. */
   | { type: 'STOP' }
   /** Restored from a persisted snapshot: nothing to re-arm (the host's heap is not persisted). */
-  | { type: 'RESTORED' };
+  | { type: 'RESTORED' }
+  /** The host: the schedule actor of this firing crashed (it will never report FIRING_ENDED). */
+  | { type: 'FIRING_CRASHED'; scheduleId: string; error: unknown };
 
 /** Emitted when a schedule actor crashed (see above). */
 export interface ScheduleCrashedEvent {
@@ -55,14 +60,6 @@ export interface SchedulerContext {
   partitions: number[];
 }
 
-const CHILD_ERROR = 'xstate.error.actor.';
-
-function crashedScheduleId(context: SchedulerContext, eventType: string): string | undefined {
-  if (!eventType.startsWith(CHILD_ERROR)) return undefined;
-  const id = eventType.slice(CHILD_ERROR.length);
-  return sortedHas(context.firing, id) ? id : undefined;
-}
-
 const dueId = ({ event }: { event: SchedulerMachineEvent }): { scheduleId: string } => {
   assertEvent(event, 'FIRE_DUE');
   return { scheduleId: event.scheduleId };
@@ -74,7 +71,7 @@ export const schedulerMachine = setup({
     isFiring: ({ context, event }) => event.type === 'FIRE_DUE' && sortedHas(context.firing, event.scheduleId),
     hasFiringSlot: ({ context }) => context.firing.length < context.maxFirings,
     isFiringEnd: ({ context, event }) => event.type === 'FIRING_ENDED' && sortedHas(context.firing, event.output.scheduleId),
-    isCrash: ({ context, event }) => crashedScheduleId(context, event.type) !== undefined,
+    isFiringCrash: ({ context, event }) => event.type === 'FIRING_CRASHED' && sortedHas(context.firing, event.scheduleId),
     noFirings: ({ context }) => context.firing.length === 0,
   },
   actions: {
@@ -93,18 +90,17 @@ export const schedulerMachine = setup({
       return { firing };
     }),
     forgetFiring: assign(({ context, event }) => {
-      const id = event.type === 'FIRING_ENDED' ? event.output.scheduleId : (crashedScheduleId(context, event.type) ?? '');
+      const id = event.type === 'FIRING_ENDED' ? event.output.scheduleId : event.type === 'FIRING_CRASHED' ? event.scheduleId : '';
       return { firing: sortedWithout(context.firing, id) as string[] };
     }),
     recordPartitions: assign(({ event }) => {
       assertEvent(event, 'PARTITIONS_CHANGED');
       return { partitions: event.partitions };
     }),
-    reportCrash: emit(({ context, event }): ScheduleCrashedEvent => ({
-      type: 'SCHEDULE_CRASHED',
-      scheduleId: crashedScheduleId(context, event.type) ?? '',
-      error: 'error' in event ? event.error : undefined,
-    })),
+    reportCrash: emit(({ event }): ScheduleCrashedEvent => {
+      assertEvent(event, 'FIRING_CRASHED');
+      return { type: 'SCHEDULE_CRASHED', scheduleId: event.scheduleId, error: event.error };
+    }),
   },
 }).createMachine({
   id: 'scheduler',
@@ -121,19 +117,23 @@ export const schedulerMachine = setup({
       guard: 'isFiringEnd',
       actions: ['forgetFiring', { type: 'firingEnded', params: ({ event }) => ({ output: event.output, scheduleId: event.output.scheduleId }) }],
     },
-    'xstate.error.actor.*': [
-      {
-        guard: 'isCrash',
-        actions: [
-          'reportCrash',
-          { type: 'firingEnded', params: ({ context, event }) => ({ output: null, scheduleId: crashedScheduleId(context, event.type) ?? '' }) },
-          'forgetFiring',
-        ],
-      },
-      // An error event of an actor that is not a firing of ours: taken and ignored (an error event
-      // no transition takes would fail the scheduler itself).
-      {},
-    ],
+    FIRING_CRASHED: {
+      guard: 'isFiringCrash',
+      actions: [
+        'reportCrash',
+        {
+          type: 'firingEnded',
+          params: ({ event }) => {
+            assertEvent(event, 'FIRING_CRASHED');
+            return { output: null, scheduleId: event.scheduleId };
+          },
+        },
+        'forgetFiring',
+      ],
+    },
+    // A child's error event (the host reports a firing's crash as FIRING_CRASHED): taken and
+    // ignored, because an error event no transition takes would fail the scheduler itself.
+    'xstate.error.actor.*': {},
     PARTITIONS_CHANGED: { actions: 'recordPartitions' },
   },
   states: {

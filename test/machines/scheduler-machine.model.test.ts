@@ -1,7 +1,7 @@
 /**
  * Model-based tests of the scheduler machine, with two schedule ids. The environment is what
  * reaches a scheduler in production: the timer heap's FIRE_DUE, each firing's FIRING_ENDED or
- * crash (`xstate.error.actor.<id>`), the partition keeper's PARTITIONS_CHANGED and the node's STOP.
+ * crash (the host's FIRING_CRASHED), the partition keeper's PARTITIONS_CHANGED and the node's STOP.
  * Each path is replayed on a live scheduler whose startFiring creates stub schedule actors with
  * the scheduler as parent (a microtask later, as the host does); the step's event is caused the
  * way production causes it (FINISH / CRASH sent to the live firing), and at every step:
@@ -38,11 +38,12 @@ const inputFor = (scheduleId: string): ScheduleInput => ({
   recordRevision: 1,
   now: 500,
 });
-const CRASH = 'xstate.error.actor.';
-const crashOf = (scheduleId: string): ModelEvent => ({ type: `${CRASH}${scheduleId}`, error: 'schedule actor crashed' });
+/** A firing's crash, as the host reports it (replayed live by crashing the firing's actor). */
+const CRASH = 'FIRING_CRASHED';
+const crashOf = (scheduleId: string): ModelEvent => ({ type: CRASH, scheduleId, error: 'schedule actor crashed' });
 const endedOf = (scheduleId: string): ModelEvent => ({ type: 'FIRING_ENDED', output: stubOutput(inputFor(scheduleId), 'advanced') });
 const endedId = (event: ModelEvent): string | null =>
-  event.type === 'FIRING_ENDED' ? (event as unknown as { output: { scheduleId: string } }).output.scheduleId : event.type.startsWith(CRASH) ? event.type.slice(CRASH.length) : null;
+  event.type === 'FIRING_ENDED' ? (event as unknown as { output: { scheduleId: string } }).output.scheduleId : event.type === CRASH ? (event.scheduleId as string) : null;
 
 /** The environment; PARTITIONS_CHANGED (which only records) doubles the model, so it is optional. */
 const environment = (partitions: boolean) => (s: SchedulerSnapshot): ModelEvent[] => {
@@ -58,9 +59,10 @@ const environment = (partitions: boolean) => (s: SchedulerSnapshot): ModelEvent[
   return events;
 };
 
-/** Every event in every state: stale ends, FIRE_DUE while stopping, RESTORED. */
+/** Every event in every state: stale ends and crashes, a child's error event, FIRE_DUE while stopping, RESTORED. */
 const HOSTILE: ModelEvent[] = [
-  ...IDS.flatMap((id) => [{ type: 'FIRE_DUE', scheduleId: id }, endedOf(id)]),
+  ...IDS.flatMap((id) => [{ type: 'FIRE_DUE', scheduleId: id }, endedOf(id), crashOf(id)]),
+  { type: 'xstate.error.actor.firing', error: 'a child crashed' },
   { type: 'STOP' },
   { type: 'RESTORED' },
   { type: 'PARTITIONS_CHANGED', partitions: [1, 2] },
@@ -86,7 +88,7 @@ function assertSchedulerEdge(from: SchedulerSnapshot, event: ModelEvent, to: Sch
 
   const ended = endedId(event);
   const ends = ended !== null && isFiring(ended);
-  const crashed = ends && event.type.startsWith(CRASH);
+  const crashed = ends && event.type === CRASH;
   expect(params('firingEnded'), `${where}: firingEnded`).toEqual(
     ends ? [{ scheduleId: ended, output: crashed ? null : event.output }] : [],
   );
@@ -144,7 +146,7 @@ async function replay(path: StatePath<SchedulerSnapshot, ModelEvent>, input: Sch
     ];
     expect(step_, `${where}: effects of this step`).toEqual(expected);
     expect(fx.crashes.slice(crashesBefore).map((c) => c.scheduleId), `${where}: SCHEDULE_CRASHED`).toEqual(
-      ended !== null && event.type.startsWith(CRASH) ? [ended] : [],
+      ended !== null && event.type === CRASH ? [ended] : [],
     );
     // One firingEnded per started firing that ended, in all.
     const endedFirings = fx.started.filter(({ actor: a }) => a.getSnapshot().status !== 'active').length;

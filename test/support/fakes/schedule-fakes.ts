@@ -302,8 +302,8 @@ export type StubFiringEvent = { type: 'FINISH'; end?: FiringEnd } | { type: 'CRA
 /**
  * A stand-in for the schedule machine under the scheduler: fires until the test ends it. FINISH
  * ends it as the schedule machine ends (its final state's entry sends FIRING_ENDED, then XState
- * sends the done event); CRASH throws (the scheduler gets `xstate.error.actor.<id>`, and no
- * FIRING_ENDED). PARTITION_LOST ends it as the real machine does.
+ * sends the done event); CRASH throws (no FIRING_ENDED: the host sends FIRING_CRASHED for it).
+ * PARTITION_LOST ends it as the real machine does.
  */
 export function stubScheduleLogic() {
   const logic = setup({
@@ -379,6 +379,8 @@ export function schedulerFakes(options: SchedulerFakeOptions = {}) {
       effects.push({ effect: 'startFiring', scheduleId: params.scheduleId });
       queueMicrotask(() => {
         const actor = createActor(logic, { parent: self, id: params.scheduleId, input: inputFor(params.scheduleId) });
+        // As production's host: a crashed firing is reported for it.
+        actor.subscribe({ error: (error) => self.send({ type: 'FIRING_CRASHED', scheduleId: params.scheduleId, error }) });
         started.push({ scheduleId: params.scheduleId, actor });
         actors.set(params.scheduleId, actor);
         actor.start();
