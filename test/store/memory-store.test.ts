@@ -6,7 +6,8 @@
 import { InterestTracker } from '../../src/store/interest.js';
 import { describe, expect, it } from 'vitest';
 import type { JobRecord, JobResult } from '../../src/records.js';
-import { JobStore, type JobDelivery, type JobLease } from '../../src/store/job-store.js';
+import type { JobDelivery } from '../../src/store/job-delivery.js';
+import { JobStore, type JobLease } from '../../src/store/job-store.js';
 import { LeaseRenewer } from '../../src/store/lease-renewer.js';
 import { LeaseStore } from '../../src/store/lease-store.js';
 import type { Lease, LeaseLost } from '../../src/store/lease.js';

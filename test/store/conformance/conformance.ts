@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, type TestContext } from 'vitest';
 import type { JobRecord, JobResult, ScheduleRecord } from '../../../src/records.js';
-import type { JobDelivery, JobLease } from '../../../src/store/job-store.js';
+import type { JobDelivery } from '../../../src/store/job-delivery.js';
+import type { JobLease } from '../../../src/store/job-store.js';
 import type { OpenStoreOptions, StoreBackend } from '../../../src/store/store-backend.js';
 import { BackendPool, memoryFixture, natsFixture, type BackendFixture } from '../support/backend-fixtures.js';
 

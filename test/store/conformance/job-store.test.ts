@@ -5,7 +5,8 @@
  */
 import { InterestTracker } from '../../../src/store/interest.js';
 import { describe, expect, it } from 'vitest';
-import { JobStore, type AcquireOutcome, type JobDelivery } from '../../../src/store/job-store.js';
+import type { JobDelivery } from '../../../src/store/job-delivery.js';
+import { JobStore, type AcquireOutcome } from '../../../src/store/job-store.js';
 import type { JobQueue } from '../../../src/store/job-queue.js';
 import type { LeaseLost } from '../../../src/store/lease.js';
 import type { SignalTransport } from '../../../src/store/signals.js';
