@@ -5,7 +5,7 @@
  * in bench/support/schedule-settings.ts). Every server and worker process is started here, on
  * loopback, and stopped by its pid; the bench exits 0 with a report even when a run fails.
  */
-import { spawnSync } from 'node:child_process';
+import { buildDistUnlessFromSource } from './support/build-dist.js';
 import { installCleanup, killOwned } from './support/owned-processes.js';
 import { readScheduleSettings } from './support/schedule-settings.js';
 import { readSettings } from './support/settings.js';
@@ -15,11 +15,7 @@ let exitCode = 0;
 try {
   // jobchart is measured as it ships: dist/, built from the sources here, before any module that
   // loads it (bench/support/jobchart-lib.ts) is imported.
-  if (process.env['BENCH_FROM_SOURCE'] !== '1') {
-    console.error('bench: building dist/ (npm run build; BENCH_FROM_SOURCE=1 measures src/ through tsx instead)');
-    const build = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
-    if (build.status !== 0) throw new Error(`npm run build exited with ${build.status ?? build.signal}`);
-  }
+  buildDistUnlessFromSource();
   if (process.argv.includes('--schedules')) {
     const { runSchedulesSideBySide } = await import('./schedules-side-by-side.js');
     await runSchedulesSideBySide(readScheduleSettings());

@@ -1,0 +1,12 @@
+/**
+ * Builds dist/ from src/ before a bench loads jobchart, unless BENCH_FROM_SOURCE=1 (then the bench
+ * measures src/ through tsx). Call it before importing any module that loads jobchart.
+ */
+import { spawnSync } from 'node:child_process';
+
+export function buildDistUnlessFromSource(): void {
+  if (process.env['BENCH_FROM_SOURCE'] === '1') return;
+  console.error('bench: building dist/ (npm run build; BENCH_FROM_SOURCE=1 measures src/ through tsx instead)');
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+  if (build.status !== 0) throw new Error(`npm run build exited with ${build.status ?? build.signal}`);
+}
