@@ -2,54 +2,27 @@
  * `createRuntime`: one jobchart node. It opens the store at once (so schedules and jobs can be
  * added before `start()`, and admin tools never start at all), registers tasks, and on `start()`
  * runs the worker machine (role worker/both) and the scheduler (role scheduler/both) as XState
- * actors with the effects of src/actors.
+ * actors with the effects of src/actors. The job and schedule methods are job-operations.ts and
+ * schedule-operations.ts; this class holds the node's lifecycle, tasks and events.
  */
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { startNodeActor, type RunningNode } from '../actors/node-actor.js';
 import { createNodeInspector, type NodeInspector } from '../actors/inspector.js';
-import { parseDuration, type DurationLike } from '../duration.js';
-import {
-  ConflictingIdError,
-  InvalidOptionError,
-  JobFailedError,
-  JobLookupError,
-  RuntimeStoppedError,
-  UnknownTaskError,
-} from '../errors.js';
-import type { JobRecord, JobResult, ScheduleRecord } from '../records.js';
+import { InvalidOptionError, RuntimeStoppedError } from '../errors.js';
+import type { JobResult, ScheduleRecord } from '../records.js';
 import { noMetrics } from './metrics.js';
-import { CorruptRecordError, StoreClosedError, type ListJobsQuery, type RuntimeEvent, type RuntimeEventMap, type RuntimeEventType, type StoreBackend } from '../store/index.js';
+import type { ListJobsQuery, RuntimeEvent, RuntimeEventMap, RuntimeEventType, StoreBackend } from '../store/index.js';
 import { EventHub } from './event-hub.js';
-import { toJobInfo, type JobInfo } from './job-info.js';
+import type { JobInfo } from './job-info.js';
+import { JobOperations, type AddJobOptions, type GetJobResultOptions } from './job-operations.js';
 import { errorFields } from './log-fields.js';
 import { RuntimeMetrics } from './metrics.js';
 import type { AdHocTaskName, AnyTypedJobOptions, ArgsParameter, TaskArgs, TaskName, TaskResult, TypedJobOptions, TypedScheduleOptions, UntypedTasks } from './task-types.js';
 import { buildEvent, type EventFields, type NodeContext } from './node-context.js';
-import { withinPayloadLimit } from './payload-limit.js';
-import { assertPlainData } from './plain-data.js';
 import { ResultWaiters } from './result-waiters.js';
 import { assertCapacity, resolveRuntimeOptions, type ResolvedRuntimeOptions, type RuntimeOptions } from './runtime-options.js';
 import { ScheduleOperations, type AddScheduleOptions, type ResumeOptions } from './schedule-operations.js';
-import { assertPriority, normaliseTask, type RegisteredTask, type TaskFunction, type TaskOptions } from './task-registry.js';
-
-export interface AddJobOptions {
-  /** Job id; must be unused. @defaultValue a random UUID */
-  id?: string;
-  task: string;
-  args?: unknown;
-  /** How long the result is kept. @defaultValue the runtime's defaultResultTtl ('1d') */
-  resultTtl?: DurationLike;
-  /** > 0 high, 0 normal, < 0 low. @defaultValue the task's priority when registered on this node, else 0 */
-  priority?: number;
-}
-
-export interface GetJobResultOptions {
-  /** Wait for the result if the job has none yet. @defaultValue false */
-  wait?: boolean;
-  /** Give up waiting after this long and return null. @defaultValue forever */
-  timeout?: DurationLike;
-}
+import { assertTaskName, normaliseTask, type RegisteredTask, type TaskFunction, type TaskOptions } from './task-registry.js';
 
 export interface StopOptions {
   /** Let running jobs finish (true) or hand them back to the queue for other nodes (false). @defaultValue true */
@@ -89,6 +62,7 @@ export class Runtime<Tasks extends object = UntypedTasks> {
   private readonly hub: EventHub<RuntimeEvent>;
   private readonly waiters: ResultWaiters;
   private readonly schedulesApi: ScheduleOperations;
+  private readonly jobsApi: JobOperations;
   private readonly node: NodeContext;
   private readonly unsubscribers: (() => void)[] = [];
   private running: RunningNode | null = null;
@@ -140,6 +114,7 @@ export class Runtime<Tasks extends object = UntypedTasks> {
       metrics: this.metrics?.recorder ?? noMetrics,
     };
     this.schedulesApi = new ScheduleOperations(this.node, async (task) => assertTaskName(task));
+    this.jobsApi = new JobOperations(this.node, this.waiters, opts, () => this.assertUsable());
   }
 
   // ---- tasks ------------------------------------------------------------------------------
@@ -261,69 +236,24 @@ export class Runtime<Tasks extends object = UntypedTasks> {
    * Queues several jobs at once (pipelined: one round trip of latency for the lot); resolves to
    * their ids in order. Explicit ids are checked first, and nothing is queued if one is taken.
    */
-  async addJobs(list: readonly AnyTypedJobOptions<Tasks>[]): Promise<string[]> {
-    this.assertUsable();
-    const jobs = list as readonly AddJobOptions[];
-    const records = jobs.map((opts) => this.jobRecord(opts));
-    const explicit = records.filter((_, i) => jobs[i]?.id !== undefined);
-    if (explicit.length > 0) {
-      const found = await Promise.all(explicit.map((record) => this.backend.jobs.lookup(record.id)));
-      const taken = explicit.find((_, i) => found[i] !== null);
-      if (taken) throw new ConflictingIdError('job', taken.id);
-    }
-    const outcomes = await withinPayloadLimit(records.length === 1 ? `job "${records[0]?.id}" (its args)` : 'a job (its args)', () =>
-      this.backend.jobs.add(records),
-    );
-    const duplicate = records.find((_, i) => outcomes[i] === 'duplicate');
-    records.forEach((record, i) => {
-      if (outcomes[i] === 'queued') this.emit('JobAdded', { jobId: record.id, task: record.task });
-    });
-    if (duplicate) throw new ConflictingIdError('job', duplicate.id);
-    return records.map((record) => record.id);
+  addJobs(list: readonly AnyTypedJobOptions<Tasks>[]): Promise<string[]> {
+    return this.jobsApi.add(list as readonly AddJobOptions[]);
   }
 
   /**
    * The job's result; null while it has none (or, with `wait`, after `timeout`). Throws
    * JobLookupError for an id that never existed or whose result expired.
    */
-  async getJobResult(id: string, opts: GetJobResultOptions = {}): Promise<JobResult | null> {
-    this.assertUsable();
-    const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout, 'timeout');
-    // Listen before reading, so a result committed in between is not missed.
-    const wait = opts.wait ? this.waiters.register(id, timeoutMs) : null;
-    try {
-      // A caller who asked to wait waits through a store outage (a server restart, a reconnect):
-      // a failed lookup only means "not known yet", the waiters keep looking.
-      const found = await this.backend.jobs.lookup(id).catch((error: unknown) => {
-        // An unreadable state is ended `deserialization_failed` by the worker that takes the job.
-        if (wait && (isTransientStoreError(error) || error instanceof CorruptRecordError)) return undefined;
-        throw error;
-      });
-      if (found === null) throw new JobLookupError(id);
-      if (found?.state.phase === 'done') {
-        const { expiresAt, result } = found.state;
-        if (expiresAt !== null && expiresAt.getTime() <= this.backend.clock.now()) throw new JobLookupError(id);
-        wait?.cancel();
-        return result;
-      }
-      return wait ? await wait.result : null;
-    } catch (error) {
-      wait?.cancel();
-      throw error;
-    }
+  getJobResult(id: string, opts: GetJobResultOptions = {}): Promise<JobResult | null> {
+    return this.jobsApi.result(id, opts);
   }
 
   /**
    * One job: its record, state, every attempt (node, times, outcome, error, log lines) and latest
    * progress. Throws JobLookupError for an id that never existed or whose result expired.
    */
-  async getJob(id: string): Promise<JobInfo> {
-    this.assertUsable();
-    const found = await this.backend.jobs.lookup(id);
-    if (found === null) throw new JobLookupError(id);
-    const { state } = found;
-    if (state.phase === 'done' && state.expiresAt !== null && state.expiresAt.getTime() <= this.backend.clock.now()) throw new JobLookupError(id);
-    return toJobInfo({ jobId: id, state, job: found.job });
+  getJob(id: string): Promise<JobInfo> {
+    return this.jobsApi.get(id);
   }
 
   /**
@@ -331,68 +261,21 @@ export class Runtime<Tasks extends object = UntypedTasks> {
    * schedule; pass `nextCursor` back as `cursor` for the next page. A tool's view: it reads every job
    * key and the queued messages (up to 10,000).
    */
-  async listJobs(query: ListJobsQuery = {}): Promise<{ jobs: JobInfo[]; nextCursor: string | null }> {
-    this.assertUsable();
-    const { jobs, nextCursor } = await this.backend.jobs.list(query);
-    return { jobs: jobs.map(toJobInfo), nextCursor };
+  listJobs(query: ListJobsQuery = {}): Promise<{ jobs: JobInfo[]; nextCursor: string | null }> {
+    return this.jobsApi.list(query);
   }
 
   /** Adds a job, waits for it, and returns its value or throws JobFailedError. */
-  async runJob<K extends TaskName<Tasks>>(task: K, ...[args]: ArgsParameter<TaskArgs<Tasks, K>>): Promise<TaskResult<Tasks, K>> {
-    this.assertUsable();
-    const record = this.jobRecord({ task, args });
-    // Registered before the publish: the completion cannot overtake the wait.
-    const wait = this.waiters.register(record.id);
-    try {
-      const [outcome] = await withinPayloadLimit(`job "${record.id}" (its args)`, () => this.backend.jobs.add([record]));
-      if (outcome === 'duplicate') throw new ConflictingIdError('job', record.id);
-      this.emit('JobAdded', { jobId: record.id, task });
-    } catch (error) {
-      wait.cancel();
-      throw error;
-    }
-    const result = await wait.result;
-    if (!result) throw new RuntimeStoppedError();
-    if (result.outcome === 'success') return result.returnValue as TaskResult<Tasks, K>;
-    throw new JobFailedError(record.id, result.outcome, result.error?.message ?? result.outcome, result.error?.name, result.error?.stack);
+  runJob<K extends TaskName<Tasks>>(task: K, ...[args]: ArgsParameter<TaskArgs<Tasks, K>>): Promise<TaskResult<Tasks, K>> {
+    return this.jobsApi.run(task, args) as Promise<TaskResult<Tasks, K>>;
   }
 
   /**
    * Cancels a job: a queued one ends `cancelled` at once; a running one has its signal aborted and
    * ends `cancelled` on its node. Resolves to false when the job had already ended.
    */
-  async cancelJob(id: string): Promise<boolean> {
-    this.assertUsable();
-    const now = (): Date => new Date(this.backend.clock.now());
-    const cancelled = (job: JobRecord): JobResult => ({ jobId: id, outcome: 'cancelled', finishedAt: now(), attempt: job.attempt });
-    const outcome = await this.backend.jobs.cancelQueued(id, cancelled, (job) => job.resultTtlMs);
-    if (outcome === 'unknown') throw new JobLookupError(id);
-    if (outcome === 'finished') return false;
-    if (outcome === 'cancelled') {
-      const found = await this.backend.jobs.get(id).catch(() => null);
-      const job = found?.state.phase === 'done' ? found.state.job : null;
-      this.emit('JobReleased', { jobId: id, task: job?.task ?? '?', outcome: 'cancelled', attempt: job?.attempt ?? 1 });
-      this.node.metrics.jobFinished(job?.task ?? '?', 'cancelled', null);
-      return true;
-    }
-    // Running: ask its holder, which aborts the task and commits `cancelled` under its lease.
-    const before = await this.backend.jobs.lookup(id);
-    const wait = this.waiters.register(id, this.opts.leaseDurationMs * 2);
-    this.emit('JobCancelRequested', { jobId: id });
-    this.backend.jobs.requestCancel(id);
-    const result = await wait.result;
-    if (result) return result.outcome === 'cancelled';
-    // No answer: if the holder has not written since (it is gone), end the job here, fenced on
-    // the revision seen before asking.
-    if (before?.state.phase !== 'running') return false;
-    const { task, attempt } = before.state;
-    const job: JobRecord = before.job ?? { id, task, args: null, createdAt: now(), attempt, resultTtlMs: this.opts.defaultResultTtlMs };
-    const written = await this.backend.jobs.cancelAbandoned(id, before.revision, job, cancelled(job), job.resultTtlMs, before.state.attempts);
-    if (written) {
-      this.emit('JobReleased', { jobId: id, task: job.task, outcome: 'cancelled', attempt: job.attempt });
-      this.node.metrics.jobFinished(job.task, 'cancelled', null);
-    }
-    return written;
+  cancelJob(id: string): Promise<boolean> {
+    return this.jobsApi.cancel(id);
   }
 
   // ---- schedules ----------------------------------------------------------------------------
@@ -464,25 +347,6 @@ export class Runtime<Tasks extends object = UntypedTasks> {
   }
   private readonly startedAt = new Date();
 
-  /** The record of a job to add, validated (the task need not be registered on any node yet). */
-  private jobRecord(opts: AddJobOptions): JobRecord {
-    const id = opts.id ?? randomUUID();
-    if (typeof id !== 'string' || id.length === 0) throw new InvalidOptionError('id', 'must be a non-empty string');
-    assertTaskName(opts.task);
-    assertPlainData(opts.args, 'args');
-    const record: JobRecord = {
-      id,
-      task: opts.task,
-      args: opts.args ?? null,
-      createdAt: new Date(this.backend.clock.now()),
-      attempt: 1,
-      resultTtlMs: opts.resultTtl === undefined ? this.opts.defaultResultTtlMs : parseDuration(opts.resultTtl, 'resultTtl'),
-    };
-    const priority = opts.priority === undefined ? this.tasks.get(opts.task)?.priority ?? 0 : assertPriority(opts.priority, 'priority');
-    if (priority !== 0) record.priority = priority;
-    return record;
-  }
-
   private emit<T extends RuntimeEventType>(type: T, fields: EventFields<T>): void {
     // Every job this node adds (addJob, runJob, a schedule's fire) passes here: counted whether or not anyone listens.
     if (type === 'JobAdded') this.node.metrics.jobAdded((fields as EventFields<'JobAdded'>).task);
@@ -498,16 +362,6 @@ export class Runtime<Tasks extends object = UntypedTasks> {
   private assertUsable(): void {
     if (this.lifecycle === 'stopped' || this.lifecycle === 'stopping') throw new RuntimeStoppedError();
   }
-}
-
-/** Task names are checked for shape only: a producer may add jobs before any worker for them runs. */
-function assertTaskName(task: unknown): asserts task is string {
-  if (typeof task !== 'string' || task.length === 0) throw new InvalidOptionError('task', 'must be a task name (a non-empty string)');
-}
-
-/** An error that may pass (timeout, no responders, disconnected), as opposed to a corrupt record or a closed store. */
-function isTransientStoreError(error: unknown): boolean {
-  return !(error instanceof CorruptRecordError || error instanceof StoreClosedError);
 }
 
 /** `Name: message` of an error, for a log line's message (the fields carry the stack). */

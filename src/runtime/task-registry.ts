@@ -116,3 +116,8 @@ export function assertPriority(priority: unknown, what: string): number {
   }
   return priority;
 }
+
+/** Task names are checked for shape only: a producer may add jobs before any worker for them runs. */
+export function assertTaskName(task: unknown): asserts task is string {
+  if (typeof task !== 'string' || task.length === 0) throw new InvalidOptionError('task', 'must be a task name (a non-empty string)');
+}

@@ -16,7 +16,7 @@
  * ad hoc. In a typed runtime only the map's names are accepted by `addJob`/`runJob`/`addSchedule` —
  * a typo in a task name is a compile error; register or add others through a runtime typed wider.
  */
-import type { AddJobOptions } from './runtime.js';
+import type { AddJobOptions } from './job-operations.js';
 import type { AddScheduleOptions } from './schedule-operations.js';
 
 /** The default: any task name, any args, unknown results. */
