@@ -19,13 +19,13 @@ import { jobInputFor } from '../machines/worker-plan.js';
 import type { FetchedJob } from '../machines/worker-types.js';
 import { toJobError } from '../machines/job-policy.js';
 import type { JobRecord, JobResult } from '../records.js';
-import { PayloadTooLargeError, SerializationError } from '../errors.js';
-import { RecordTooLargeError, type JobDelivery, type Lease } from '../store/index.js';
+import type { JobDelivery, Lease } from '../store/index.js';
 import type { NodeContext } from '../runtime/node-context.js';
-import { assertPlainData } from '../runtime/plain-data.js';
-import type { JobContext as TaskContext } from '../runtime/task-registry.js';
 import { JobLeaseKeeper, machineLeaseLostReason } from './job-lease-keeper.js';
 import { AttemptRecorder, taskStack } from './attempt-recorder.js';
+import { announceRetry, countFinish, countStart, withSchedule } from './job-reports.js';
+import { isThenable, taskContext, type TaskSignalState } from './task-context.js';
+import { asUnstorable, isUnstorableValue, plainDataProblem, publicPayloadError } from './unstorable-result.js';
 
 /**
  * The id of every job actor. XState relays a child's end to its parent as `xstate.done.actor.<id>`
@@ -38,15 +38,9 @@ const SLOT_RETRY_MS = 1_000;
 /** How long a delivery whose acquisition failed (store error) waits before it is offered again. */
 const ACQUIRE_RETRY_MS = 1_000;
 
-interface JobHandle {
+interface JobHandle extends TaskSignalState {
   delivery: JobDelivery;
   actor: AnyActorRef | null;
-  /** The task's AbortController, created when the task first reads `ctx.signal`. */
-  abort: AbortController | null;
-  /** Why the task was aborted, when that happened before it read its signal. */
-  abortedFor: string | null;
-  /** The task is running (its answer is awaited). */
-  taskRunning: boolean;
   timeout: NodeJS.Timeout | null;
   slot: Lease | null;
   /** The attempt running here: its log lines, progress and failure (made when the task starts). */
@@ -215,7 +209,7 @@ export class JobHost {
     }
     handle.taskRunning = true;
     const recorder = (handle.recorder = new AttemptRecorder(this.node, job, params.attempt));
-    this.#countStart(job, params.attempt, recorder.startedAt);
+    countStart(this.node, job, params.attempt, recorder.startedAt);
     if (params.timeoutMs !== null) {
       const timeoutMs = params.timeoutMs;
       handle.timeout = setTimeout(() => {
@@ -306,7 +300,7 @@ export class JobHost {
     if (handle) handle.slot = null;
     const committed = outcome.value.result;
     const error = committed.error ?? (committed.outcome === 'timeout' ? recorder?.failure?.error : undefined);
-    this.#countFinish(job, committed, recorder);
+    countFinish(this.node, job, committed, recorder);
     if (this.node.backend.events.wanted()) {
       const released = { jobId: job.id, task: job.task, outcome: committed.outcome, attempt: committed.attempt };
       this.node.emit('JobReleased', withSchedule(job, error ? { ...released, error: { name: error.name, message: error.message } } : released));
@@ -337,43 +331,8 @@ export class JobHost {
     handle?.delivery.nak(params.delayMs);
     await this.#releaseSlot(handle?.slot ?? null);
     if (handle) handle.slot = null;
-    if (params.reason === 'retry') this.#announceRetry(job, params.attempt, nextAttemptAt, recorder);
+    if (params.reason === 'retry') announceRetry(this.node, job, params.attempt, nextAttemptAt, recorder);
     send({ type: 'JOB_REQUEUED' });
-  }
-
-  // ---- what the outside sees: metrics, logs, events ------------------------------------------
-
-  #countStart(job: JobRecord, attempt: number, startedAt: number): void {
-    const first = attempt === 1;
-    const waitedMs = first ? startedAt - job.createdAt.getTime() : null;
-    const lateMs = first && job.scheduledFireTime ? startedAt - job.scheduledFireTime.getTime() : null;
-    this.node.metrics.jobStarted(job.task, waitedMs, lateMs);
-  }
-
-  #countFinish(job: JobRecord, result: JobResult, recorder: AttemptRecorder | null): void {
-    const runMs = recorder ? result.finishedAt.getTime() - recorder.startedAt : null;
-    this.node.metrics.jobFinished(job.task, result.outcome, runMs);
-    const fields = { jobId: job.id, task: job.task, attempt: result.attempt, outcome: result.outcome };
-    if (result.outcome === 'success') this.node.logger.debug(fields, `job ${job.id} (${job.task}) succeeded on attempt ${result.attempt}`);
-    else {
-      const why = result.error ? `: ${result.error.name}: ${result.error.message}` : '';
-      this.node.logger.info({ ...fields, ...(result.error ? { error: result.error } : {}) }, `job ${job.id} (${job.task}) ended ${result.outcome} on attempt ${result.attempt}${why}`);
-    }
-  }
-
-  /** A failed attempt was requeued for `nextAttempt`: the JobRetryScheduled event, a metric, a debug line. */
-  #announceRetry(job: JobRecord, nextAttempt: number, nextAttemptAt: Date, recorder: AttemptRecorder | null): void {
-    const failure = recorder?.failure ?? null;
-    const outcome = recorder ? (failure?.outcome ?? 'error') : 'abandoned';
-    this.node.metrics.attemptRetried(job.task, recorder ? this.node.backend.clock.now() - recorder.startedAt : null);
-    const error = failure ? { name: failure.error.name, message: failure.error.message } : undefined;
-    this.node.logger.debug(
-      { jobId: job.id, task: job.task, attempt: job.attempt, outcome, nextAttempt, nextAttemptAt, ...(error ? { error } : {}) },
-      `job ${job.id} (${job.task}) attempt ${job.attempt} ${outcome}${error ? `: ${error.name}: ${error.message}` : ''}; attempt ${nextAttempt} at ${nextAttemptAt.toISOString()}`,
-    );
-    if (!this.node.backend.events.wanted()) return;
-    const fields = { jobId: job.id, task: job.task, attempt: job.attempt, outcome, nextAttempt, nextAttemptAt } as const;
-    this.node.emit('JobRetryScheduled', withSchedule(job, error ? { ...fields, error } : fields));
   }
 
   // ---- cleanup ------------------------------------------------------------------------------
@@ -400,88 +359,3 @@ export class JobHost {
 }
 
 export { machineLeaseLostReason };
-
-/**
- * The task's `ctx`; its `signal` (an AbortController per job) is only made if the task reads it.
- * Reading the signal, its `aborted` or calling its `throwIfAborted()` first runs `checkLease`, so a
- * task woken from a pause by its own timer (before the lease keeper's tick) sees the loss.
- */
-function taskContext(job: JobRecord, attempt: number, handle: JobHandle, checkLease: () => void): TaskContext {
-  const ctx = {
-    jobId: job.id,
-    task: job.task,
-    attempt,
-    get signal(): AbortSignal {
-      if (!handle.abort) {
-        handle.abort = new AbortController();
-        if (handle.abortedFor !== null) handle.abort.abort(new Error(handle.abortedFor));
-        else checkedOnRead(handle.abort.signal, checkLease);
-      }
-      if (handle.taskRunning) checkLease();
-      return handle.abort.signal;
-    },
-  } as TaskContext;
-  if (job.scheduleId !== undefined) ctx.scheduleId = job.scheduleId;
-  if (job.scheduledFireTime !== undefined) ctx.scheduledFireTime = job.scheduledFireTime;
-  return ctx;
-}
-
-const abortedOf = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
-
-/**
- * Shadows `aborted` and `throwIfAborted` on this one signal with versions that run `check` first
- * while it is not aborted yet (own properties over AbortSignal.prototype's; the signal stays a real
- * AbortSignal for listeners, `AbortSignal.any` and fetch).
- */
-function checkedOnRead(signal: AbortSignal, check: () => void): void {
-  Object.defineProperty(signal, 'aborted', {
-    configurable: true,
-    get(): boolean {
-      if (!abortedOf.call(signal)) check();
-      return abortedOf.call(signal) as boolean;
-    },
-  });
-  Object.defineProperty(signal, 'throwIfAborted', {
-    configurable: true,
-    value(): void {
-      if (!abortedOf.call(signal)) check();
-      AbortSignal.prototype.throwIfAborted.call(signal);
-    },
-  });
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-function withSchedule<T extends object>(job: JobRecord, fields: T): T & { scheduleId?: string } {
-  return job.scheduleId === undefined ? fields : { ...fields, scheduleId: job.scheduleId };
-}
-
-/** The result with its return value replaced by the error saying why it could not be stored. */
-function asUnstorable(result: JobResult, error: Error): JobResult {
-  const replaced: JobResult = { ...result, outcome: 'error', error: { name: error.name, message: error.message } };
-  delete replaced.returnValue;
-  return replaced;
-}
-
-function plainDataProblem(value: unknown, what: string): SerializationError | null {
-  try {
-    assertPlainData(value, what);
-    return null;
-  } catch (error) {
-    if (error instanceof SerializationError) return error;
-    throw error;
-  }
-}
-
-/** The store's size error as the public PayloadTooLargeError; other errors as they are. */
-function publicPayloadError(error: unknown, what: string): Error {
-  if (error instanceof RecordTooLargeError) return new PayloadTooLargeError(what, error.bytes, error.maxBytes);
-  return error as Error;
-}
-
-/** An encode failure of the result record (a value msgpack cannot hold, or over max payload). */
-function isUnstorableValue(error: unknown): boolean {
-  return error instanceof TypeError || error instanceof RecordTooLargeError;
-}
