@@ -41,7 +41,8 @@ import {
   type Subscription,
 } from '@nats-io/transport-node';
 import { StoreClosedError, StoreTimeoutError, StoreUnavailableError } from '../store-errors.js';
-import { jetStreamRequestError, JetStreamRequestError, type ConflictTarget, type JetStreamApiErrorBody } from './nats-errors.js';
+import { parseDirectGet, parseMsgGet, parsePubAck, type PubAck, type StoredMessage } from './jetstream-replies.js';
+import type { ConflictTarget } from './nats-errors.js';
 
 export interface JetStreamRequestsOptions {
   /** How long a request waits for its reply before it fails with `StoreTimeoutError`. @defaultValue 5000 */
@@ -60,15 +61,6 @@ export interface JetStreamRequestsOptions {
   apiPrefix?: string;
 }
 
-/** JetStream's acknowledgement of a stored message. */
-export interface PubAck {
-  stream: string;
-  /** The message's sequence in the stream (a KV entry's revision). */
-  seq: number;
-  /** True when `msgId` was seen within the stream's duplicate window: nothing new was stored. */
-  duplicate: boolean;
-}
-
 export interface JetStreamPublishOptions {
   /** `Nats-Msg-Id`: the stream drops a second message with this id inside its duplicate window. @defaultValue none */
   msgId?: string;
@@ -81,17 +73,6 @@ export interface JetStreamPublishOptions {
   headers?: Readonly<Record<string, string>>;
   /** How a `RevisionConflictError` names this write. @defaultValue the subject and `expectedLastSubjectSequence` */
   conflict?: ConflictTarget;
-}
-
-/** What a KV entry's last message says: PUT a value, or a DEL/PURGE marker. */
-export type KvOperation = 'PUT' | 'DEL' | 'PURGE';
-
-/** The last message stored on a subject. */
-export interface StoredMessage {
-  data: Uint8Array;
-  seq: number;
-  /** From the `KV-Operation` header; `PUT` when absent. */
-  operation: KvOperation;
 }
 
 type RequestKind = 'publish' | 'directGet' | 'msgGet';
@@ -116,12 +97,9 @@ interface WithConnectionOptions {
   options?: { inboxPrefix?: string };
 }
 
-const KV_OPERATION = 'KV-Operation';
 const MSG_ID = 'Nats-Msg-Id';
-const EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
 const EMPTY = new Uint8Array(0);
-const NO_RESPONDERS_DETAIL =
-  'JetStream is not enabled or not ready yet (e.g. just after a server restart), or no stream stores this subject (NATS 503 no responders)';
+const EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
 const DISCONNECTED_DETAIL =
   'the connection to the server was lost with this request in flight; it may or may not have been applied (re-read before retrying a conditional write)';
 /** One-way messages held while disconnected, at most (the oldest are dropped: they are best effort). */
@@ -421,76 +399,4 @@ export class JetStreamRequests {
     this.#pending.clear();
     for (const request of requests) request.reject(error(request));
   }
-}
-
-/** The status a reply carries in its header line (0 = none): 503 no responders, 404 not found… */
-function statusOf(msg: Msg): number {
-  return msg.headers?.code ?? 0;
-}
-
-function parsePubAck(request: PendingRequest, msg: Msg): PubAck {
-  const status = statusOf(msg);
-  if (status === 503) throw new StoreUnavailableError(request.subject, NO_RESPONDERS_DETAIL);
-  if (status !== 0 && msg.data.length === 0) {
-    throw new JetStreamRequestError(request.subject, { code: status, description: msg.headers?.description ?? '' });
-  }
-  const reply = msg.json<{ stream?: string; seq?: number; duplicate?: boolean; error?: JetStreamApiErrorBody }>();
-  if (reply.error) throw jetStreamRequestError(request.subject, reply.error, request.conflict, request.expected);
-  if (!reply.stream || typeof reply.seq !== 'number') {
-    throw new JetStreamRequestError(request.subject, { code: 500, description: `invalid publish acknowledgement ${msg.string()}` });
-  }
-  return { stream: reply.stream, seq: reply.seq, duplicate: reply.duplicate === true };
-}
-
-function parseDirectGet(request: PendingRequest, msg: Msg): StoredMessage | null {
-  const headers = msg.headers;
-  const status = headers?.code ?? 0;
-  if (status === 404) return null;
-  if (status === 503) throw new StoreUnavailableError(request.subject, NO_RESPONDERS_DETAIL);
-  if (!headers || status !== 0) {
-    throw new JetStreamRequestError(request.subject, {
-      code: status || 500,
-      description: headers?.description || 'direct get reply without headers',
-    });
-  }
-  return { data: msg.data, seq: Number(headers.get('Nats-Sequence')), operation: operationOf(headers.get(KV_OPERATION), headers.get('Nats-Marker-Reason')) };
-}
-
-interface MsgGetReply {
-  message?: { seq: number; data?: string; hdrs?: string };
-  error?: JetStreamApiErrorBody;
-}
-
-const NO_MESSAGE_FOUND = 10037;
-
-function parseMsgGet(request: PendingRequest, msg: Msg): StoredMessage | null {
-  if (statusOf(msg) === 503) throw new StoreUnavailableError(request.subject, NO_RESPONDERS_DETAIL);
-  const reply = msg.json<MsgGetReply>();
-  if (reply.error) {
-    if (reply.error.err_code === NO_MESSAGE_FOUND) return null;
-    throw jetStreamRequestError(request.subject, reply.error);
-  }
-  const message = reply.message;
-  if (!message) throw new JetStreamRequestError(request.subject, { code: 500, description: 'message get reply without a message' });
-  const headerText = message.hdrs ? Buffer.from(message.hdrs, 'base64').toString('utf8') : '';
-  return {
-    data: message.data ? new Uint8Array(Buffer.from(message.data, 'base64')) : EMPTY,
-    seq: message.seq,
-    operation: operationOf(headerValue(headerText, KV_OPERATION), headerValue(headerText, 'Nats-Marker-Reason')),
-  };
-}
-
-/** As @nats-io/kv reads it: a MaxAge marker (nats-server ≥ 2.11) is a purge, else the KV-Operation header. */
-function operationOf(kvOperation: string, markerReason: string): KvOperation {
-  if (markerReason === 'MaxAge') return 'PURGE';
-  return kvOperation === 'DEL' || kvOperation === 'PURGE' ? kvOperation : 'PUT';
-}
-
-/** A header's first value in a raw `NATS/1.0\r\nName: value\r\n…` block; '' when absent. */
-function headerValue(block: string, name: string): string {
-  for (const line of block.split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0 && line.slice(0, colon) === name) return line.slice(colon + 1).trim();
-  }
-  return '';
 }

@@ -19,7 +19,8 @@ import {
   StoreClosedError,
   StoreConfigError,
 } from '../store-errors.js';
-import { JetStreamRequests, type StoredMessage } from './jetstream-requests.js';
+import type { StoredMessage } from './jetstream-replies.js';
+import { JetStreamRequests } from './jetstream-requests.js';
 import { replicationRefusal } from './nats-errors.js';
 
 /** @nats-io/kv's key rule: subject-safe characters, no empty token at either end. */
