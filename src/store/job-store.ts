@@ -16,6 +16,10 @@
  *
  * Round trips of a job that succeeds first time: publish (producer); fetch share, create, commit
  * (worker); the ack and the completion signal are one-way.
+ *
+ * This file holds that hot path. What is not on it JobStore hands to collaborators: lookups,
+ * listings and the sweep (job-listing.ts), endings without a lease (job-settling.ts), listening for
+ * completions and cancel requests (job-signals.ts).
  */
 import { encodeRecord } from '../codec/index.js';
 import type { DoneJobState, JobAttempt, JobRecord, JobResult, QueuedJobState, RunningJobState } from '../records.js';
@@ -27,7 +31,7 @@ import { JobListing, type JobLookup, type ListedJob, type ListJobsQuery } from '
 import { priorityLevel, type JobQueue, type PublishOutcome, type QueueFetchOptions } from './job-queue.js';
 import { JobSettling, type CancelOutcome } from './job-settling.js';
 import { JobSignals, signalDone } from './job-signals.js';
-import { abandonedAttempt, atAttempt, doneState, newLeaseId, withNotes, withoutArgs, type AttemptNotes } from './job-states.js';
+import { abandonedAttempt, atAttempt, newLeaseId, withNotes, withoutArgs, type AttemptNotes } from './job-states.js';
 import type { KvBucket } from './kv-bucket.js';
 import { LeaseLostReason, type LeaseLost } from './lease.js';
 import type { InterestTracker } from './interest.js';
