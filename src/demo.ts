@@ -39,7 +39,10 @@ const say = (who: string, what: string, at?: Date): void => console.log(`${clock
 let renewals = 0;
 let longProgress = 0;
 const watchRenewals = (event: InspectionEvent): void => {
-  if (event.type !== '@xstate.event' || event.event.type !== 'LEASE_RENEWED' || (event.actorRef as { id?: string }).id !== 'long-export') return;
+  if (event.type !== '@xstate.event' || event.event.type !== 'LEASE_RENEWED') return;
+  // Every job actor is named `job`; which job it runs is in its context.
+  const context = (event.actorRef.getSnapshot() as { context?: { job?: { id?: string } } }).context;
+  if (context?.job?.id !== 'long-export') return;
   renewals++;
   const { revision } = (event.event as unknown as { lease: { revision: number } }).lease;
   say('long-export', `lease renewed (#${renewals}, revision ${revision}), ${Math.round(longProgress * 100)}% done`);
