@@ -297,11 +297,11 @@ export class ScheduleHost {
       // G4: the fire's deterministic id is the message id, so a second publish of the same fire
       // time is dropped as a duplicate (and a worker drops one beyond the dedup window).
       const outcomes = await backend.jobs.add(jobs);
-      if (backend.events.wanted()) {
-        jobs.forEach((job, i) => {
-          if (outcomes[i] === 'queued') this.node.emit('JobAdded', { jobId: job.id, task: job.task, scheduleId: schedule.id, scheduledFireTime: job.scheduledFireTime as Date });
-        });
-      }
+      // Not gated on listeners: emit also counts jobchart_jobs_added_total (and builds the event only if
+      // someone listens). Gated here, a node's scheduled jobs went uncounted once its start-up grace ended.
+      jobs.forEach((job, i) => {
+        if (outcomes[i] === 'queued') this.node.emit('JobAdded', { jobId: job.id, task: job.task, scheduleId: schedule.id, scheduledFireTime: job.scheduledFireTime as Date });
+      });
       send({ type: 'JOBS_PUBLISHED', jobIds: jobs.map((job) => job.id) });
     } catch (error) {
       send({ type: 'EFFECT_FAILED', error: messageOf(error) });
