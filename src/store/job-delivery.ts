@@ -5,18 +5,11 @@ import type { QueueDelivery } from './job-queue.js';
 import { reportCorrupt } from './job-key.js';
 import { CorruptRecordError } from './store-errors.js';
 
-/** A delivery of a job, with its record decoded (or the reason it could not be). */
-export interface JobDelivery {
-  readonly jobId: string;
+/** A delivery of a job, with its record decoded (or the reason it could not be) in place of its bytes. */
+export interface JobDelivery extends Omit<QueueDelivery, 'data'> {
   /** The record as published; null when the message is corrupt (see `corrupt`). */
   readonly job: JobRecord | null;
   readonly corrupt: CorruptRecordError | null;
-  readonly seq: number;
-  readonly deliveryCount: number;
-  ack(): void;
-  nak(delayMs?: number): void;
-  working(): void;
-  term(): void;
 }
 
 /** `d` with its record decoded; a corrupt record (or one naming another job) is reported to `onCorrupt`. */
@@ -38,9 +31,9 @@ export function decodeDelivery(d: QueueDelivery, onCorrupt: (error: CorruptRecor
     corrupt,
     seq: d.seq,
     deliveryCount: d.deliveryCount,
-    ack: () => d.ack(),
-    nak: (ms) => d.nak(ms),
-    working: () => d.working(),
-    term: () => d.term(),
+    ack: d.ack,
+    nak: d.nak,
+    working: d.working,
+    term: d.term,
   };
 }

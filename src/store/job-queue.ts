@@ -57,14 +57,15 @@ export interface QueueDelivery {
   readonly seq: number;
   /** 1 on first delivery; +1 on each redelivery (after ack wait or nak). */
   readonly deliveryCount: number;
+  // Functions, not methods: a delivery's answers are closures over its reply subject, passed on unbound.
   /** Removes the message from the queue (one-way). */
-  ack(): void;
+  readonly ack: () => void;
   /** Returns the message to the queue, deliverable again after `delayMs` (default 0). */
-  nak(delayMs?: number): void;
+  readonly nak: (delayMs?: number) => void;
   /** Restarts the ack wait: sent with each lease renewal of a long job. */
-  working(): void;
+  readonly working: () => void;
   /** Removes the message for good without success semantics (poison message). */
-  term(): void;
+  readonly term: () => void;
 }
 
 export interface QueueFetchOptions {
