@@ -33,9 +33,13 @@ const RETRY_AFTER_FAILURE_MS = 1_000;
  * them at once (a node taking every partition of a big store) made their consumer requests time out.
  */
 const CONCURRENT_PARTITION_LOADS = 4;
-/** A partition whose load failed is tried again after this, doubling up to the maximum, while still held. */
-const LOAD_RETRY_MS = 500;
-const LOAD_RETRY_MAX_MS = 15_000;
+/**
+ * A partition whose load failed is tried again after this, doubling up to the maximum, while still
+ * held. The maximum is short: a held partition that is not loaded fires nothing, and a store outage
+ * of a second fails every load in flight (loads run a few at a time, so retries cannot pile up).
+ */
+const LOAD_RETRY_MS = 250;
+const LOAD_RETRY_MAX_MS = 2_000;
 
 interface HostedSchedule {
   record: ScheduleRecord;
