@@ -147,7 +147,8 @@ export class PartitionKeeper {
       const wanted = share - this.#held.size;
       if (wanted > 0) await this.#acquire(free.slice(0, wanted));
     } catch (error) {
-      this.opts.onError?.(error, 'partition round');
+      // A round cut short by the node's own stop (its connection closes) is not an error.
+      if (!this.#stopped) this.opts.onError?.(error, 'partition round');
     } finally {
       this.#ticking = false;
     }
