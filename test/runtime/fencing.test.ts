@@ -66,7 +66,7 @@ describe('fencing across processes (G1)', () => {
     const prefix = cluster.newPrefix();
     const logFile = cluster.logFile('busy.log');
     const tasks = [{ name: 'busy', kind: 'busy' as const, options: RETRY }];
-    const blocked = await cluster.spawn(prefix, { nodeId: 'blocked', role: 'worker', logFile, tasks });
+    await cluster.spawn(prefix, { nodeId: 'blocked', role: 'worker', logFile, tasks });
     const client = await cluster.runtime(prefix);
     const events: RuntimeEvent[] = [];
     client.on('*', (event) => events.push(event));

@@ -4,8 +4,8 @@
  * SIGKILL of the leader, revision fencing across it, no acknowledged write lost, catch-up of the
  * restarted server, and what the clients report when an R3 bucket is re-opened asking for R1.
  */
-import { jetstream, jetstreamManager, AckPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { jetstream, jetstreamManager, AckPolicy, JetStreamApiError, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { availableParallelism, loadavg } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

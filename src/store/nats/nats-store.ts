@@ -29,7 +29,7 @@ import {
   type StoreFactory,
 } from '../store-backend.js';
 import { validatePrefix } from '../store-keys.js';
-import { StoreClosedError, StoreConfigError } from '../store-errors.js';
+import { StoreConfigError } from '../store-errors.js';
 import { NatsBucket } from './nats-bucket.js';
 import { JetStreamRequests } from './jetstream-requests.js';
 import { NatsJobQueue } from './nats-job-queue.js';
