@@ -48,6 +48,8 @@ interface SeenHolder {
   owner: string;
   /** Local time the last write of the key was seen: the key lives until then + D at most. */
   seenAt: number;
+  /** The key's revision then: the same revision seen again is a replay, not a renewal. */
+  revision: number;
 }
 
 const PARTITIONS = Array.from({ length: SCHEDULE_PARTITIONS }, (_, p) => p);
@@ -114,13 +116,17 @@ export class PartitionKeeper {
       if (!this.#held.has(partition)) void this.#tick();
       return;
     }
+    // A watch that restarts (after a server restart, or missed heartbeats under load) delivers the
+    // current values again: that is no news of the holder. Counted as a renewal, it kept a dead
+    // node's partitions looking held for as long as the watch kept restarting.
+    if (this.#seen.get(partition)?.revision === change.revision) return;
     let owner = '?';
     try {
       owner = decodeRecord('lease', change.value).nodeId;
     } catch {
       // unreadable: counted as held by someone
     }
-    this.#seen.set(partition, { owner, seenAt: this.opts.now() });
+    this.#seen.set(partition, { owner, seenAt: this.opts.now(), revision: change.revision });
   }
 
   /** One round: refresh liveness now and then, release extras, take free partitions up to the share. */

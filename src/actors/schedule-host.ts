@@ -26,6 +26,8 @@ import { TimerHeap } from './timer-heap.js';
  * schedule would grow that memo with every schedule ever fired here. The schedule id is in the input.
  */
 const FIRING_ACTOR_ID = 'firing';
+/** A firing refused because the partition's lease could not be proven held is offered again after this. */
+const PARTITION_RECHECK_MS = 200;
 /** A firing that failed (store error) is tried again after this. */
 const RETRY_AFTER_FAILURE_MS = 1_000;
 /**
@@ -63,6 +65,11 @@ export class ScheduleHost {
   /** Partitions waiting to be loaded, in order, and how many loads run now. */
   readonly #toLoad: number[] = [];
   #loading = 0;
+  /**
+   * Partitions this node holds (from partitionAcquired until partitionReleased): they are loaded,
+   * and kept loaded, whatever a momentary `holds` says; a firing still needs `holds` (lease proof).
+   */
+  readonly #assigned = new Set<number>();
   /** The next retry delay of partitions whose load failed. */
   readonly #loadRetries = new Map<number, number>();
 
@@ -97,7 +104,9 @@ export class ScheduleHost {
    * a time; a load that fails is retried, later each time, for as long as the partition is held.
    */
   partitionAcquired(partition: number): void {
-    if (this.#stopped || this.#watches.has(partition) || this.#toLoad.includes(partition)) return;
+    if (this.#stopped) return;
+    this.#assigned.add(partition);
+    if (this.#watches.has(partition) || this.#toLoad.includes(partition)) return;
     this.#toLoad.push(partition);
     this.#loadNext();
   }
@@ -114,7 +123,7 @@ export class ScheduleHost {
   }
 
   async #loadPartition(partition: number): Promise<void> {
-    if (this.#stopped || !this.holds(partition) || this.#watches.has(partition)) return;
+    if (this.#stopped || !this.#assigned.has(partition) || this.#watches.has(partition)) return;
     let stop: () => void;
     try {
       stop = await this.node.backend.buckets.schedules.watch(partitionFilter(partition), (change) => this.#onChange(partition, change), {
@@ -125,7 +134,7 @@ export class ScheduleHost {
       this.#loadRetries.set(partition, Math.min(LOAD_RETRY_MAX_MS, retryMs * 2));
       this.node.reportError(error, `loading the schedules of partition ${partition} (trying again in ${retryMs} ms)`);
       const retry = setTimeout(() => {
-        if (this.#stopped || !this.holds(partition)) return;
+        if (this.#stopped || !this.#assigned.has(partition)) return;
         this.#toLoad.push(partition);
         this.#loadNext();
       }, retryMs);
@@ -135,11 +144,12 @@ export class ScheduleHost {
     this.#loadRetries.delete(partition);
     this.#watches.set(partition, stop);
     // Released (or the node stopped) while the watch was being set up.
-    if (this.#stopped || !this.holds(partition)) this.partitionReleased(partition);
+    if (this.#stopped || !this.#assigned.has(partition)) this.partitionReleased(partition);
   }
 
   /** Stops hosting a partition: its schedules leave memory; a firing in flight is told. */
   partitionReleased(partition: number): void {
+    this.#assigned.delete(partition);
     const queued = this.#toLoad.indexOf(partition);
     if (queued >= 0) this.#toLoad.splice(queued, 1);
     this.#watches.get(partition)?.();
@@ -198,7 +208,14 @@ export class ScheduleHost {
       this.#forget(scheduleId);
       return;
     }
-    if (output.end === 'partition_lost') return;
+    if (output.end === 'partition_lost') {
+      // The partition's lease could not be proven held when the firing began (a renewal running late
+      // under load, or across a store outage) — it may well be renewed a moment later. A partition
+      // really lost is taken out of memory by partitionReleased, which disarms the schedule; until
+      // then, look again shortly (not re-armed, the schedule stayed silent while its partition held).
+      this.#heap.arm(scheduleId, this.node.backend.clock.now() + PARTITION_RECHECK_MS);
+      return;
+    }
     if (output.schedule && output.recordRevision >= hosted.revision) {
       hosted.record = output.schedule;
       hosted.revision = output.recordRevision;
