@@ -149,6 +149,7 @@ export interface JobResult {
   jobId: string;
   outcome: Outcome;
   returnValue?: unknown;
+  /** Why it failed: the task's error (`error`), a TimeoutError (`timeout`), or what refused the run. */
   error?: JobError;
   startedAt?: Date;
   finishedAt: Date;

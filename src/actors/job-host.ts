@@ -277,6 +277,9 @@ export class JobHost {
     if (unstorable) result = asUnstorable(result, unstorable);
     const recorder = handle?.recorder ?? null;
     recorder?.close();
+    // A timeout's result says what ran out, as a failure's carries its error.
+    const timedOut = result.outcome === 'timeout' && result.error === undefined ? recorder?.failure?.error : undefined;
+    if (timedOut) result = { ...result, error: { name: timedOut.name, message: timedOut.message } };
     const notes = recorder?.notes() ?? {};
     let outcome;
     try {
@@ -299,7 +302,7 @@ export class JobHost {
     await this.#releaseSlot(handle?.slot ?? null);
     if (handle) handle.slot = null;
     const committed = outcome.value.result;
-    const error = committed.error ?? (committed.outcome === 'timeout' ? recorder?.failure?.error : undefined);
+    const { error } = committed;
     countFinish(this.node, job, committed, recorder);
     if (this.node.backend.events.wanted()) {
       const released = { jobId: job.id, task: job.task, outcome: committed.outcome, attempt: committed.attempt };

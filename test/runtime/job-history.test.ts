@@ -92,13 +92,17 @@ describe.each(STORE_KINDS)('job history on the %s store', (kind) => {
     });
     await rt.start();
     const id = await rt.addJob({ task: 'stuck', args: null });
-    expect(await rt.getJobResult(id, { wait: true, timeout: '10s' })).toMatchObject({ outcome: 'timeout', attempt: 2 });
+    expect(await rt.getJobResult(id, { wait: true, timeout: '10s' })).toMatchObject({
+      outcome: 'timeout',
+      attempt: 2,
+      error: { name: 'TimeoutError', message: expect.stringMatching(/timeout of 100 ms/) },
+    });
     await waitUntil('JobReleased', () => ofType(events, 'JobReleased', id).length > 0);
     expect(ofType(events, 'JobRetryScheduled', id)).toMatchObject([{ attempt: 1, nextAttempt: 2, outcome: 'timeout', error: { name: 'TimeoutError' } }]);
     expect(ofType(events, 'JobReleased', id)).toMatchObject([{ outcome: 'timeout', error: { name: 'TimeoutError', message: expect.stringMatching(/timeout of 100 ms/) } }]);
     expect((await rt.getJob(id)).attempts.map((a) => [a.outcome, a.error?.name])).toEqual([
       ['timeout', 'TimeoutError'],
-      ['timeout', undefined], // the final attempt is the result: a timeout result carries no error
+      ['timeout', 'TimeoutError'], // the final attempt is the result, which says what timed out
     ]);
   });
 
