@@ -202,9 +202,14 @@ describe('three-server JetStream cluster (test/support/nats-cluster.ts)', () => 
     while (delivered.length < expected.length && performance.now() < drainDeadline) {
       const batch = await consumerA.fetch({ max_messages: 500, expires: 2_000 }).catch(() => null);
       if (!batch) continue;
-      for await (const m of batch) {
-        delivered.push(m.string());
-        m.ack();
+      try {
+        for await (const m of batch) {
+          delivered.push(m.string());
+          m.ack();
+        }
+      } catch {
+        // A fetch can end with "heartbeats missed" while the cluster settles (seen under load): the
+        // loop fetches again until the deadline; what was delivered so far is kept and checked.
       }
     }
     expect(delivered.filter((id) => doneBeforeKill.has(id))).toEqual([]);
