@@ -17,10 +17,9 @@ import { createActor, setup, type AnyActorRef } from 'xstate';
 import type * as JobMachineModule from '../src/machines/job-machine.js';
 import type * as WorkerMachineModule from '../src/machines/worker-machine.js';
 import type { FetchedJob } from '../src/machines/worker-types.js';
-import { buildDistUnlessFromSource } from './support/build-dist.js';
+import { buildDistUnlessFromSource, fromSource } from './support/build-dist.js';
 
 buildDistUnlessFromSource();
-const fromSource = process.env['BENCH_FROM_SOURCE'] === '1';
 const machines = (name: string): string => new URL(fromSource ? `../src/machines/${name}.ts` : `../dist/machines/${name}.js`, import.meta.url).href;
 const { jobMachine } = (await import(machines('job-machine'))) as typeof JobMachineModule;
 const { workerMachine } = (await import(machines('worker-machine'))) as typeof WorkerMachineModule;

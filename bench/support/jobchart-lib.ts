@@ -5,11 +5,11 @@
  * cost ~30% more CPU per job than the tsc output).
  */
 import type * as Jobchart from '../../src/index.js';
+import { fromSource } from './build-dist.js';
 
 export type { Runtime } from '../../src/index.js';
 
-/** Whether this process runs jobchart's sources (BENCH_FROM_SOURCE=1) rather than dist/. */
-export const fromSource = process.env['BENCH_FROM_SOURCE'] === '1';
+export { fromSource };
 
 const entry = fromSource ? new URL('../../src/index.ts', import.meta.url).href : new URL('../../dist/index.js', import.meta.url).href;
 const jobchart = (await import(entry)) as typeof Jobchart;

@@ -156,7 +156,7 @@ export const workerMachine = setup({
     CAPACITY_CHANGED: { guard: 'isValidCapacity', actions: 'changeCapacity' },
     // A job actor crashed: its host sends SLOT_RELEASED for it. Taken here only because XState
     // makes a parent that leaves a child's error event unhandled crash too.
-    'xstate.error.actor.*': { actions: [] },
+    'xstate.error.actor.*': {},
     STOP: '.stopping',
   },
   states: {
