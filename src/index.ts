@@ -19,7 +19,7 @@ export type { RuntimeOptions, NodeRole } from './runtime/runtime-options.js';
 export type { AddScheduleOptions, ResumeOptions } from './runtime/schedule-operations.js';
 export type { TaskOptions, TaskFunction, JobContext } from './runtime/task-registry.js';
 export * from './errors.js';
-export { memoryStore, natsStore, RuntimeEventType, CorruptRecordError, RecordTooLargeError, StoreConfigError } from './store/index.js';
+export { memoryStore, natsStore, RuntimeEventType, CorruptRecordError, ListingUnsettledError, RecordTooLargeError, StoreConfigError } from './store/index.js';
 export type { EventError, MemoryStoreOptions, NatsStoreOptions, RuntimeEvent, RuntimeEventMap, StoreFactory } from './store/index.js';
 export type { InspectOption } from './actors/inspector.js';
 export { inWorkerThread } from './runtime/thread-task.js';

@@ -40,6 +40,7 @@ export type {
 } from './store-backend.js';
 export {
   CorruptRecordError,
+  ListingUnsettledError,
   InvalidStoreKeyError,
   RecordTooLargeError,
   RevisionConflictError,

@@ -113,3 +113,17 @@ export class StoreUnavailableError extends Error {
     super(`nothing answers requests on "${subject}": ${detail}`);
   }
 }
+
+/**
+ * A listing of a bucket could not finish with every key: keys kept being rewritten just ahead of
+ * it, round after round. Nothing is wrong with the data; list again when writes calm down.
+ */
+export class ListingUnsettledError extends Error {
+  override readonly name = 'ListingUnsettledError';
+  constructor(
+    readonly bucket: string,
+    readonly rounds: number,
+  ) {
+    super(`listing bucket "${bucket}" did not settle: keys kept moving ahead of it for ${rounds} rounds of reading; list again`);
+  }
+}

@@ -13,6 +13,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { keyMatches, type KvBucket, type KvChange, type KvEntry, type KvWatchOptions } from '../kv-bucket.js';
 import {
   StoreTimeoutError,
+  ListingUnsettledError,
   InvalidStoreKeyError,
   RecordTooLargeError,
   RevisionConflictError,
@@ -28,6 +29,9 @@ const validKey = /^[-/=.\w]+$/;
 /** The delete marker @nats-io/kv writes (`KV-Operation: DEL`). */
 const DELETE_MARKER = { 'KV-Operation': 'DEL' } as const;
 const EMPTY = new Uint8Array(0);
+
+/** How many rounds a listing reads before it gives up on writes that keep outrunning it (see entries()). */
+const MAX_LISTING_ROUNDS = 32;
 
 export class NatsBucket implements KvBucket {
   /** The stream behind the bucket, `KV_<name>`. */
@@ -159,12 +163,16 @@ export class NatsBucket implements KvBucket {
 
   async entries(filter = '>'): Promise<KvEntry[]> {
     this.#checkOpen('entries');
-    // The listing ends at the bucket's last revision when it starts: with writes going on, the
-    // client's history iterator would otherwise follow them (it waits for "nothing pending"), and
-    // it could wait for a message that a later write of the same key removed.
-    const lastRevision = (await this.kv.status()).streamInfo.state.last_seq;
-    if (lastRevision === 0) return [];
-    // With history 1 the "history" of the bucket is its last value per key (plus delete markers).
+    let end = (await this.kv.status()).streamInfo.state.last_seq;
+    if (end === 0) return [];
+    // With history 1 the "history" of the bucket is its last value per key (plus delete markers),
+    // read in revision order. The client's iterator would follow writes until a message arrives
+    // with nothing pending after it, which a steady writer can put off for good; so the listing
+    // reads in rounds, each up to the last revision seen when it began. A key rewritten ahead of
+    // the reader loses its old message and gets a new one past that point, so while the bucket
+    // moves on the listing reads on: round k covers the window (start, end] written during round
+    // k - 1. Once a round (after the first) receives every revision of its window, no message was
+    // removed ahead of the reader in it, so no key can be missing.
     const iter = await this.kv.history({ key: filter });
     const out = new Map<string, KvEntry>();
     let idle: NodeJS.Timeout | null = null;
@@ -177,12 +185,24 @@ export class NatsBucket implements KvBucket {
       }, 2 * this.requests.timeoutMs);
     };
     arm();
+    let start = 0;
+    let received = 0;
+    let rounds = 1;
     try {
       for await (const entry of iter) {
         arm();
         if (entry.operation === 'PUT' && keyMatches(filter, entry.key)) out.set(entry.key, toEntry(entry));
         else out.delete(entry.key);
-        if (entry.revision >= lastRevision) break;
+        if (entry.revision <= end && entry.revision > start) received++;
+        if (entry.revision < end) continue;
+        // A whole window read (a filter's other keys count as gaps: at worst another round).
+        if (rounds > 1 && entry.revision === end && received === end - start) break;
+        const last = (await this.kv.status()).streamInfo.state.last_seq;
+        if (last <= entry.revision) break;
+        if (++rounds > MAX_LISTING_ROUNDS) throw new ListingUnsettledError(this.name, MAX_LISTING_ROUNDS);
+        start = end;
+        end = last;
+        received = entry.revision > start ? 1 : 0;
       }
     } finally {
       if (idle) clearTimeout(idle);
