@@ -78,7 +78,7 @@ function headline(r: ScheduleResult): string {
     case 'fires':
       return (
         `${head}${r.startedInWindow} of ${r.expected} fires started in the window (+${r.startedAfterWindow} after), ` +
-        `lateness p50 ${fmt(r.p50, 'ms')} ms, p99 ${fmt(r.p99, 'ms')} ms, max ${fmt(r.max, 'ms')} ms; node CPU ${fmt(r.nodeCpuPercent, 'ratio')}%`
+        `lateness p50 ${fmt(r.p50, 'ms')} ms, p99 ${fmt(r.p99, 'ms')} ms, max ${fmt(r.max, 'ms')} ms; node CPU ${fmt(r.nodeCpuPercent, 'ratio')}%${r.nodeCpuPercentEach.length > 1 ? ` (${r.nodeCpuPercentEach.map((v) => fmt(v, 'ratio')).join(' + ')})` : ''}`
       );
     case 'startup':
       return (

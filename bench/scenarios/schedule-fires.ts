@@ -45,6 +45,8 @@ export interface FiresResult extends ScheduleRunOutcome {
   addEndedBeforeFirstFireMs: number | null;
   /** CPU of the node process(es) and of the server over the window, % of one core. */
   nodeCpuPercent: number | null;
+  /** The same per node process, in the order they were started (BENCH_SPLIT=1: scheduler, worker). */
+  nodeCpuPercentEach: number[];
   serverCpuPercent: number | null;
   /** NATS messages in + out at the server per started fire (BullMQ: Redis commands per started fire). */
   serverMessagesPerFire: number | null;
@@ -79,6 +81,7 @@ export async function runFires(system: ScheduleSystem, pair: number, settings: S
     addSeconds: null,
     addEndedBeforeFirstFireMs: null,
     nodeCpuPercent: null,
+    nodeCpuPercentEach: [],
     serverCpuPercent: null,
     serverMessagesPerFire: null,
   };
@@ -126,6 +129,7 @@ export async function runFires(system: ScheduleSystem, pair: number, settings: S
     const cpuMicros = s1.reduce((sum, s, i) => sum + s.cpuMicros - (s0[i]?.cpuMicros ?? s.cpuMicros), 0);
     const wallMs = (s1[0]?.wallNow ?? 0) - (s0[0]?.wallNow ?? 0);
     result.nodeCpuPercent = (100 * cpuMicros) / 1000 / wallMs;
+    result.nodeCpuPercentEach = s1.map((s, i) => (100 * (s.cpuMicros - (s0[i]?.cpuMicros ?? s.cpuMicros))) / 1000 / wallMs);
     if (c0.cpuMicros !== null && c1.cpuMicros !== null) result.serverCpuPercent = (100 * (c1.cpuMicros - c0.cpuMicros)) / 1000 / wallMs;
     const afterWindow = await sleepUntil(windowEnd + AFTER_WINDOW_MS, nodes);
     if (!afterWindow.ok) throw new Error(afterWindow.failure);
