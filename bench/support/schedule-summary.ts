@@ -46,6 +46,8 @@ export const FIRES_FIGURES: Figure<FiresResult>[] = [
   { key: 'p50', label: 'fire→start lateness p50, ms', kind: 'ms', pick: (r) => r.p50, ratio: true },
   { key: 'p99', label: 'fire→start lateness p99, ms', kind: 'ms', pick: (r) => r.p99, ratio: true },
   { key: 'max', label: 'fire→start lateness max, ms', kind: 'ms', pick: (r) => r.max },
+  { key: 'firstMax', label: '  of the first fire time (cold start): max, ms', kind: 'ms', pick: (r) => r.firstMax, ratio: true },
+  { key: 'p99Later', label: '  of the later fire times: p99, ms', kind: 'ms', pick: (r) => r.p99Later, ratio: true },
   { key: 'publishedPct', label: 'fires published (job created), %', kind: 'ratio', pick: (r) => (r.published === null ? null : pct(r.published, r.expected)), jobchartOnly: true },
   { key: 'publishP50', label: 'fire→publish p50, ms', kind: 'ms', pick: (r) => r.publishP50, jobchartOnly: true },
   { key: 'publishP99', label: 'fire→publish p99, ms', kind: 'ms', pick: (r) => r.publishP99, jobchartOnly: true },

@@ -58,8 +58,15 @@ export class ScheduleHost {
   readonly #watches = new Map<number, () => void>();
   readonly #heap: TimerHeap;
   readonly #reportedCorrupt = new Set<string>();
-  /** Due schedules waiting for a firing slot, in due order (offered again as firings end). */
+  /**
+   * Due schedules waiting for a firing slot (offered again as firings end): the set says who waits,
+   * the array their order from `#waitingHead` on (ids no longer in the set are skipped). Not the set
+   * alone: taking the first of a set over and over scans the holes its deletions leave, quadratic in
+   * a burst of hundreds of waiting schedules.
+   */
   readonly #waiting = new Set<string>();
+  #waitingOrder: string[] = [];
+  #waitingHead = 0;
   #scheduler: AnyActorRef | null = null;
   #stopped = false;
   /** Partitions waiting to be loaded, in order, and how many loads run now. */
@@ -189,7 +196,9 @@ export class ScheduleHost {
 
   /** The scheduler's deferFiring: no firing slot free now; offered again as soon as a firing ends. */
   deferFiring(scheduleId: string): void {
-    if (this.#schedules.has(scheduleId)) this.#waiting.add(scheduleId);
+    if (!this.#schedules.has(scheduleId) || this.#waiting.has(scheduleId)) return;
+    this.#waiting.add(scheduleId);
+    this.#waitingOrder.push(scheduleId);
   }
 
   /** The scheduler's firingEnded: book where the schedule stands and arm its next fire time. */
@@ -225,11 +234,15 @@ export class ScheduleHost {
 
   /** A slot came free: the longest-waiting due schedule gets it. */
   #offerWaiting(): void {
-    for (const scheduleId of this.#waiting) {
-      this.#waiting.delete(scheduleId);
-      if (!this.#schedules.has(scheduleId)) continue;
+    while (this.#waitingHead < this.#waitingOrder.length) {
+      const scheduleId = this.#waitingOrder[this.#waitingHead++] as string;
+      if (!this.#waiting.delete(scheduleId) || !this.#schedules.has(scheduleId)) continue;
       this.#scheduler?.send({ type: 'FIRE_DUE', scheduleId });
-      return;
+      break;
+    }
+    if (this.#waitingHead === this.#waitingOrder.length || this.#waitingHead > 1024) {
+      this.#waitingOrder = this.#waitingOrder.slice(this.#waitingHead);
+      this.#waitingHead = 0;
     }
   }
 

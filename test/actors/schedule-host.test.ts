@@ -1,5 +1,5 @@
 /**
- * The schedule host with the real scheduler and schedule machines on the memory store: a firing
+ * The schedule host with the real scheduler and schedule machines on the memory store. First: a firing
  * refused because the partition's lease could not be proven held at that moment (a renewal running
  * late under load, or across a store outage) must not silence the schedule while the partition
  * stays held. Found by the chaos run under CPU load: after a nats-server restart one firing ended
@@ -98,6 +98,64 @@ describe('ScheduleHost', () => {
     const jobs = await backend.jobs.list({ scheduleId: schedule.id });
     // coalesce 'all': every fire time missed while refused was published when it fired.
     expect(jobs.jobs.length).toBeGreaterThanOrEqual(2);
+    expect(errors).toEqual([]);
+  });
+  it('due schedules beyond the firing slots wait their turn: each fires once, and one removed while waiting does not fire', async () => {
+    const backend = await memoryStore().open({ leaseDurationMs: 3_000, resultSweepIntervalMs: 0 });
+    stops.push(() => backend.close());
+    const now = backend.clock.now();
+    const at = new Date(now + 200);
+    const ids = Array.from({ length: 12 }, (_, i) => `s${String(i).padStart(2, '0')}`);
+    for (const id of ids) {
+      await backend.schedules.create({
+        id,
+        task: 'tick',
+        args: null,
+        trigger: interval('1h', { start: at }),
+        coalesce: 'all',
+        maxJitterMs: 0,
+        misfireGraceTimeMs: null,
+        paused: false,
+        nextFireTime: at,
+        lastFireTime: null,
+        createdAt: new Date(now),
+      });
+    }
+    const errors: string[] = [];
+    const host = new ScheduleHost(nodeContext(backend, errors), () => true);
+    const ends: { id: string; end: string }[] = [];
+    let removed = false;
+    const scheduler = createActor(
+      schedulerMachine.provide({
+        actions: {
+          startFiring: ({ self }, params) => host.startFiring(self, params.scheduleId),
+          deferFiring: (_, params) => {
+            host.deferFiring(params.scheduleId);
+            // The last one is removed while it waits (the partition watch takes it out of memory).
+            if (params.scheduleId === 's11' && !removed) {
+              removed = true;
+              void backend.schedules.delete('s11');
+            }
+          },
+          firingEnded: (_, params) => {
+            ends.push({ id: params.scheduleId, end: params.output?.end ?? 'crashed' });
+            host.firingEnded(params.scheduleId, params.output);
+          },
+        },
+      }),
+      { input: { maxFirings: 2 } },
+    );
+    scheduler.start();
+    host.attach(scheduler);
+    stops.push(() => host.stop(), () => void scheduler.stop());
+    for (let p = 0; p < 64; p++) host.partitionAcquired(p);
+    await waitFor('the schedules loaded', () => host.size === ids.length);
+    await waitFor('eleven firings', () => ends.filter((e) => e.end === 'advanced').length === 11);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(removed).toBe(true);
+    expect(ends.map((e) => e.id).sort()).toEqual(ids.slice(0, 11));
+    expect(ends.every((e) => e.end === 'advanced')).toBe(true);
+    expect((await backend.jobs.list({})).jobs.map((listed) => listed.job?.scheduleId).sort()).toEqual(ids.slice(0, 11));
     expect(errors).toEqual([]);
   });
 });
