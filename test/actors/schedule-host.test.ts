@@ -4,7 +4,8 @@
  * late under load, or across a store outage) must not silence the schedule while the partition
  * stays held. Found by the chaos run under CPU load: after a nats-server restart one firing ended
  * `partition_lost`, the schedule was never armed again, and its partition — still held, its
- * renewals through — fired nothing until the run ended.
+ * renewals through — fired nothing until the run ended. Then: due schedules beyond the
+ * scheduler's firing slots wait in line, and each fires once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
