@@ -33,9 +33,4 @@ export class ScheduleRepository extends RecordRepository<ScheduleRecord> {
       reportError,
     );
   }
-
-  /** The schedules of one partition (corrupt ones as failures). */
-  listPartition(partition: number) {
-    return this.list(partitionFilter(partition));
-  }
 }

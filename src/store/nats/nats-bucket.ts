@@ -172,7 +172,9 @@ export class NatsBucket implements KvBucket {
     // the reader loses its old message and gets a new one past that point, so while the bucket
     // moves on the listing reads on: round k covers the window (start, end] written during round
     // k - 1. Once a round (after the first) receives every revision of its window, no message was
-    // removed ahead of the reader in it, so no key can be missing.
+    // removed ahead of the reader in it, so no key can be missing. (Under a filter, other keys'
+    // revisions count as missing too: such a listing ends when the client's iterator finds nothing
+    // matching pending — or, if the keys it lists keep being rewritten, unsettled.)
     const iter = await this.kv.history({ key: filter });
     const out = new Map<string, KvEntry>();
     let idle: NodeJS.Timeout | null = null;
