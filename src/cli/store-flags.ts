@@ -5,7 +5,7 @@
  * connects: URL schemes, files that must exist, flags that need or exclude each other.
  */
 import { Option, type Command } from 'commander';
-import { validatePrefix, type NatsStoreOptions } from '../store/index.js';
+import { NATS_REPLICAS, validatePrefix, type NatsReplicas, type NatsStoreOptions } from '../store/index.js';
 import { CliUsageError } from './cli-error.js';
 import { existingFileValue } from './flag-values.js';
 
@@ -21,6 +21,7 @@ export interface StoreFlags {
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
+  replicas?: string;
 }
 
 type StoreFlagKey = Exclude<keyof StoreFlags, 'memory'>;
@@ -36,6 +37,7 @@ export const STORE_ENV: Readonly<Record<StoreFlagKey, readonly string[]>> = {
   tlsCa: ['JOBCHART_NATS_TLS_CA'],
   tlsCert: ['JOBCHART_NATS_TLS_CERT'],
   tlsKey: ['JOBCHART_NATS_TLS_KEY'],
+  replicas: ['JOBCHART_NATS_REPLICAS'],
 };
 
 const FLAG_OF: Readonly<Record<StoreFlagKey, string>> = {
@@ -48,6 +50,7 @@ const FLAG_OF: Readonly<Record<StoreFlagKey, string>> = {
   tlsCa: '--tls-ca',
   tlsCert: '--tls-cert',
   tlsKey: '--tls-key',
+  replicas: '--replicas',
 };
 
 const DEFAULT_PREFIX = 'jobchart';
@@ -75,6 +78,12 @@ export function addStoreOptions(cmd: Command, mode: 'node' | 'admin'): Command {
   cmd.addOption(new Option('--nats <urls>', `NATS server URL(s), comma-separated: nats://host:4222, tls://host:4222 (default: ${envHint('nats')}, else ${fallback})`));
   if (mode === 'node') {
     cmd.addOption(new Option('--memory', `run on the in-memory store even if ${envHint('nats')} is set (default: off)`).conflicts('nats'));
+    cmd.addOption(
+      new Option(
+        '--replicas <n>',
+        `JetStream replicas of every bucket and the dispatch stream: 1, or 3 or 5 on a JetStream cluster of as many servers; what is missing is created with it, an existing one with another count is refused — give every node the same (default: ${envHint('replicas')}, else existing ones as they are, missing ones with 1)`,
+      ),
+    );
   }
   cmd
     .addOption(new Option('--prefix <name>', `namespace of the store's buckets and subjects (default: ${envHint('prefix')}, else "${DEFAULT_PREFIX}")`))
@@ -172,6 +181,15 @@ export function resolveStoreTarget(flags: StoreFlags, env: NodeJS.ProcessEnv, mo
     throw new CliUsageError(tlsCert ? '--tls-cert needs --tls-key (the client key)' : '--tls-key needs --tls-cert (the client certificate)');
   }
   const options: NatsStoreOptions = { servers, prefix };
+  // Admin commands never create a bucket with a count of their own: they adopt what the nodes made.
+  const replicas = mode === 'node' ? pick(flags, env, 'replicas') : undefined;
+  if (replicas) {
+    const count = Number(replicas.value);
+    if (!NATS_REPLICAS.includes(count as NatsReplicas)) {
+      throw new CliUsageError(`${replicas.from} ${JSON.stringify(replicas.value)}: use 1, or 3 or 5 on a JetStream cluster of at least as many servers`);
+    }
+    options.replicas = count as NatsReplicas;
+  }
   if (user && password) {
     options.user = user.value;
     options.pass = password.value;

@@ -3,16 +3,15 @@
  * JOBCHART_NATS (no --nats) and admin commands through NATS_URL; `schedule add` on an existing id
  * (kept, and said so; --replace); `schedule rm` of a missing id (exit 2, nothing announced);
  * `job result` while pending (exit 3); a failed job as one line (exit 1); bad input that writes
- * nothing; token and user/password auth from flags and variables.
+ * nothing; token and user/password auth from flags and variables; --replicas refused by a lone server.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findNatsServerBinary, freePort, startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { spawnNatsServer, stopNatsProcess } from '../support/nats-process.js';
-import { childEnv, jobchartBin, runChild } from './support/run-jobchart.js';
+import { runChild, startNode, type RunningNode } from './support/run-jobchart.js';
 
 const TASKS = `export const tasks = {
   greet: (args) => 'hello ' + (args?.name ?? 'world'),
@@ -27,33 +26,6 @@ const TASKS = `export const tasks = {
   fail: () => { throw new TypeError('boom'); },
 };
 `;
-
-interface RunningNode {
-  child: ChildProcess;
-  output: () => string;
-  stop: () => Promise<number | null>;
-}
-
-async function startNode(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<RunningNode> {
-  const child = spawn(process.execPath, [jobchartBin, 'node', ...args], { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
-  while (!output.includes('Ctrl-C to stop')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`node did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    child,
-    output: () => output,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
 
 describe('jobchart against a NATS store found through the environment', () => {
   let server: NatsServerHandle;
@@ -152,6 +124,16 @@ describe('jobchart against a NATS store found through the environment', () => {
     const deadline = Date.now() + 5_000;
     while ((node.output().match(/JobAdded/g) ?? []).length < before + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect((node.output().match(/JobAdded/g) ?? []).length).toBe(before + 1);
+  }, 60_000);
+
+  it('node --replicas 3 on a server outside a JetStream cluster exits 1 with the refusal in one line; a bad count exits 2', async () => {
+    const refused = await runChild(['node', '--nats', server.url, '--prefix', 'clir3', '--replicas', '3'], { cwd: dir });
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toMatch(/replicas 3/);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    const bad = await runChild(['node', '--nats', server.url, '--prefix', 'clir3'], { cwd: dir, env: { JOBCHART_NATS_REPLICAS: '2' } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('jobchart: JOBCHART_NATS_REPLICAS "2": use 1, or 3 or 5 on a JetStream cluster of at least as many servers\n');
   }, 60_000);
 
   it('SIGTERM drains the node and it exits 0', async () => {

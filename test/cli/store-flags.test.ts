@@ -66,4 +66,15 @@ describe('resolveStoreTarget', () => {
     expect(resolveStoreTarget({ prefix: 'flag' }, env, 'admin').options.prefix).toBe('flag');
     expect(resolveStoreTarget({}, { JOBCHART_NATS: 'nats://env:1', JOBCHART_NATS_TOKEN: 'tok' }, 'node')).toMatchObject({ options: { token: 'tok' } });
   });
+  it('node: --replicas / JOBCHART_NATS_REPLICAS → replicas (1, 3 or 5, else a usage error); admin commands never take it', () => {
+    const url = { nats: 'nats://n:4222' };
+    expect(resolveStoreTarget({ ...url, replicas: '3' }, {}, 'node')).toMatchObject({ options: { replicas: 3 } });
+    expect(resolveStoreTarget(url, { JOBCHART_NATS_REPLICAS: '5' }, 'node')).toMatchObject({ options: { replicas: 5 } });
+    expect(resolveStoreTarget({ ...url, replicas: '1' }, { JOBCHART_NATS_REPLICAS: '5' }, 'node')).toMatchObject({ options: { replicas: 1 } });
+    expect(resolveStoreTarget(url, {}, 'node')).not.toHaveProperty('options.replicas');
+    expect(resolveStoreTarget(url, { JOBCHART_NATS_REPLICAS: '3' }, 'admin').options).not.toHaveProperty('replicas');
+    expect(() => resolveStoreTarget({ ...url, replicas: '2' }, {}, 'node')).toThrow('--replicas "2": use 1, or 3 or 5 on a JetStream cluster');
+    expect(() => resolveStoreTarget(url, { JOBCHART_NATS_REPLICAS: 'three' }, 'node')).toThrow('JOBCHART_NATS_REPLICAS "three"');
+    expect(() => resolveStoreTarget({ replicas: '3' }, {}, 'node')).toThrow('--replicas applies to a NATS store');
+  });
 });

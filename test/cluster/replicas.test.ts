@@ -4,13 +4,18 @@
  * three servers; a node asking for another count than the existing buckets or stream have is refused
  * with a StoreConfigError naming the bucket or stream and how to fix it (@nats-io/kv's own create
  * would silently hand back the existing bucket); a store opened without `replicas` takes them as
- * they are (admin tools); replicas 5 on three servers is refused.
+ * they are (admin tools); replicas 5 on three servers is refused; `jobchart node --replicas 3` does
+ * the same from the CLI.
  */
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { natsStore, type NatsStoreOptions } from '../../src/store/index.js';
 import { StoreConfigError } from '../../src/store/store-errors.js';
+import { startNode } from '../cli/support/run-jobchart.js';
 import { startNatsCluster, type NatsCluster } from '../support/nats-cluster.js';
 
 const BUCKETS = ['schedules', 'jobs', 'leases', 'nodes'] as const;
@@ -91,4 +96,16 @@ describe('natsStore replicas on a three-server cluster', () => {
     expect(error.message).toContain('bucket "r5_schedules" cannot be created with replicas 5');
     expect(error.message).toContain('replicas 5 needs 5 servers');
   });
+  it('jobchart node --replicas 3 (the CLI) creates the store replicated on the three servers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jobchart-cli-r3-'));
+    const node = await startNode(['--nats', cluster.urls.join(','), '--prefix', 'clir3', '--replicas', '3', '--role', 'scheduler', '--quiet'], {}, dir);
+    try {
+      for (const stream of [...BUCKETS.map((b) => `KV_clir3_${b}`), 'clir3_dispatch']) {
+        expect((await cluster.streamInfo(stream)).config.num_replicas, stream).toBe(3);
+      }
+    } finally {
+      expect(await node.stop()).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

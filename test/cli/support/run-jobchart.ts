@@ -2,7 +2,7 @@
  * Runs `jobchart` for the CLI tests: in this process through `runCli` (fast: help and input checks),
  * or as a child process through bin/jobchart.js, as a user runs it (exit codes, tasks modules, nodes).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../../src/cli/program.js';
 
@@ -44,4 +44,33 @@ export function runChild(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
 /** The child's environment without store variables, plus `extra`. */
 export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !STORE_VARIABLES.test(name))), ...extra };
+}
+
+/** A `jobchart node` child process, started (its start line printed). */
+export interface RunningNode {
+  child: ChildProcess;
+  output: () => string;
+  stop: () => Promise<number | null>;
+}
+
+/** Starts `jobchart node <args>` in `cwd` with `env` (no inherited store variables); SIGTERM on stop. */
+export async function startNode(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<RunningNode> {
+  const child = spawn(process.execPath, [jobchartBin, 'node', ...args], { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  while (!output.includes('Ctrl-C to stop')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`node did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    child,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
