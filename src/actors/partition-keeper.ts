@@ -59,6 +59,8 @@ export class PartitionKeeper {
   readonly tickMs: number;
   readonly #held = new Map<number, Lease>();
   readonly #seen = new Map<number, SeenHolder>();
+  /** Partitions being acquired now (their create may be seen by the watch before it answers). */
+  readonly #acquiring = new Set<number>();
   #liveSchedulers: string[] = [];
   #livenessAt = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | null = null;
@@ -127,6 +129,16 @@ export class PartitionKeeper {
       // unreadable: counted as held by someone
     }
     this.#seen.set(partition, { owner, seenAt: this.opts.now(), revision: change.revision });
+    if (owner === this.opts.nodeId && !this.#held.has(partition) && !this.#acquiring.has(partition) && !this.#stopped) {
+      // A write of ours for a partition we do not hold: one that landed after we stopped waiting for
+      // it — a renewal, or a create whose answer was lost, sent into a server failover and written
+      // once the connection got through (or a lease of an earlier run with this node id). Nobody
+      // holds the partition, yet the write makes it look held for another lease duration: a
+      // schedule of it fired nothing for the outage and a lease more (found by the cluster failover
+      // test). Deleted at that revision, it is free at once. (Two live processes must never share
+      // a node id: they would delete each other's leases.)
+      void this.opts.leasesBucket.delete(change.key, { revision: change.revision }).catch(() => undefined);
+    }
   }
 
   /** One round: refresh liveness now and then, release extras, take free partitions up to the share. */
@@ -196,7 +208,13 @@ export class PartitionKeeper {
   async #acquire(partitions: number[]): Promise<void> {
     await Promise.all(
       partitions.map(async (p) => {
-        const lease = await this.opts.leases.acquire(partitionLeaseKey(p), this.opts.nodeId);
+        this.#acquiring.add(p);
+        let lease: Lease | null;
+        try {
+          lease = await this.opts.leases.acquire(partitionLeaseKey(p), this.opts.nodeId);
+        } finally {
+          this.#acquiring.delete(p);
+        }
         if (!lease) return;
         if (this.#stopped) {
           await this.opts.leases.release(lease).catch(() => undefined);

@@ -17,6 +17,7 @@ import { memoryStore } from '../../src/store/memory/memory-store.js';
 import type { StoreBackend, StoreFactory } from '../../src/store/store-backend.js';
 import { partitionLeaseKey, SCHEDULE_PARTITIONS } from '../../src/store/store-keys.js';
 import { flakyBucket } from '../store/support/bucket-wrappers.js';
+import { encodeRecord } from '../../src/codec/index.js';
 
 const D = 300;
 const TICK_MS = 30;
@@ -113,6 +114,8 @@ async function startNode(factory: StoreFactory, nodeId: string, timeline: Timeli
       stopHeartbeat();
       leasesBucket.down = true;
     },
+    /** The node's leases bucket, whose writes a test can make fail or lose their answers. */
+    leasesBucket,
     /** Test cleanup. */
     async dispose() {
       stopHeartbeat();
@@ -265,6 +268,55 @@ describe('PartitionKeeper (memory store, D = 300 ms)', () => {
       `[partition-keeper] after a node was cut off the survivor held all 64 ${took} ms later ` +
         `(${Date.now() - lastRenewal} ms after the cut node's last renewal; lease ${D} ms, tick ${TICK_MS} ms)`,
     );
+  });
+
+  it("a renewal of a cut node that lands after it gave its partitions up (held up by a failover) is deleted by that node: the partitions are held again at once, not a lease later", async () => {
+    const a = await env.start('node-a');
+    const b = await env.start('node-b');
+    await until(() => a.held.size === 32 && b.held.size === 32, D);
+    await vi.advanceTimersByTimeAsync(D);
+    const aHeld = a.keeper.held();
+    const leases = new Map(aHeld.map((p) => [p, a.renewer.current(partitionLeaseKey(p))!]));
+    a.cut();
+    await until(() => a.held.size === 0, D);
+    // The outage ends; the renewals A sent before giving up land now (written through the store
+    // directly, as a server applies publishes that sat in a reconnecting connection's buffer).
+    a.leasesBucket.down = false;
+    for (const [p, lease] of leases) {
+      if (b.held.has(p)) continue;
+      const current = await a.backend.buckets.leases.get(partitionLeaseKey(p));
+      if (!current) continue;
+      await a.backend.buckets.leases.update(partitionLeaseKey(p), encodeRecord('lease', { nodeId: 'node-a', acquiredAt: lease.acquiredAt }), current.revision);
+    }
+    // The node is back: both share the partitions again, and none waits for a late write's lease.
+    const took = await until(() => a.held.size + b.held.size === SCHEDULE_PARTITIONS, 2 * D);
+    expect(took, 'every partition held again').toBeLessThan(D / 2);
+    assertNoOverlap(env.timeline);
+    await assertViews(env.factory, [a, b]);
+  });
+
+  it('creates that land after the node saw them time out are deleted by that node and taken again at once', async () => {
+    const a = await env.start('node-a');
+    const b = await env.start('node-b');
+    await until(() => a.held.size === 32 && b.held.size === 32, D);
+    // B stops (releasing its 32); A's creates of them time out, and land 20 ms later (only the
+    // creates: its renewals go on as usual).
+    const create = a.leasesBucket.create;
+    let landedLate = 0;
+    a.leasesBucket.create = (key, value) => {
+      setTimeout(() => void create(key, value).then(() => landedLate++, () => undefined), 20);
+      return Promise.reject(new Error('TIMEOUT'));
+    };
+    await b.stop();
+    await vi.advanceTimersByTimeAsync(2 * TICK_MS);
+    expect(landedLate, 'creates of A that landed late').toBeGreaterThan(0);
+    expect(a.held.size).toBe(32);
+    a.leasesBucket.create = create;
+    const took = await until(() => a.held.size === SCHEDULE_PARTITIONS, 2 * D);
+    // Without the delete, A would have waited a lease for keys it wrote itself.
+    expect(took).toBeLessThan(D / 2);
+    assertNoOverlap(env.timeline);
+    await assertViews(env.factory, [a]);
   });
 
   it('a node whose store handle closes under it (a crash, as the memory store sees one): isHeld is false at once; the survivor takes over within the lease + a tick', async () => {

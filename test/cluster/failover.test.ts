@@ -198,6 +198,7 @@ describe('SIGKILL of the server leading every stream, under 2,000 jobs on 2 node
         leaseLost: lostLeases.length,
         overlaps: findings.stats.overlaps,
         fires: ticks.length,
+        tickRuns: new Set(readRunLines(logFile).filter((l) => l.task === 'tick' && l.e === 'start').map((l) => l.job)).size,
         load: [loadBefore, loadavg()[0]].map((l) => l?.toFixed(2)),
       }),
     );
