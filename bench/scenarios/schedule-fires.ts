@@ -131,10 +131,9 @@ export async function runFires(system: ScheduleSystem, pair: number, settings: S
     const atEnd = await sleepUntil(windowEnd, nodes);
     if (!atEnd.ok) throw new Error(atEnd.failure);
     const [s1, c1] = await Promise.all([Promise.all(nodes.map((n) => n.sample())), run.serverCounters()]);
-    const cpuMicros = s1.reduce((sum, s, i) => sum + s.cpuMicros - (s0[i]?.cpuMicros ?? s.cpuMicros), 0);
     const wallMs = (s1[0]?.wallNow ?? 0) - (s0[0]?.wallNow ?? 0);
-    result.nodeCpuPercent = (100 * cpuMicros) / 1000 / wallMs;
     result.nodeCpuPercentEach = s1.map((s, i) => (100 * (s.cpuMicros - (s0[i]?.cpuMicros ?? s.cpuMicros))) / 1000 / wallMs);
+    result.nodeCpuPercent = result.nodeCpuPercentEach.reduce((sum, percent) => sum + percent, 0);
     if (c0.cpuMicros !== null && c1.cpuMicros !== null) result.serverCpuPercent = (100 * (c1.cpuMicros - c0.cpuMicros)) / 1000 / wallMs;
     const afterWindow = await sleepUntil(windowEnd + AFTER_WINDOW_MS, nodes);
     if (!afterWindow.ok) throw new Error(afterWindow.failure);

@@ -65,7 +65,7 @@ export class ScheduleHost {
    * a burst of hundreds of waiting schedules.
    */
   readonly #waiting = new Set<string>();
-  #waitingOrder: string[] = [];
+  readonly #waitingOrder: string[] = [];
   #waitingHead = 0;
   #scheduler: AnyActorRef | null = null;
   #stopped = false;
@@ -240,10 +240,11 @@ export class ScheduleHost {
       this.#scheduler?.send({ type: 'FIRE_DUE', scheduleId });
       break;
     }
-    if (this.#waitingHead === this.#waitingOrder.length || this.#waitingHead > 1024) {
-      this.#waitingOrder = this.#waitingOrder.slice(this.#waitingHead);
-      this.#waitingHead = 0;
-    }
+    // Emptied: reset in place (every firing's end comes here, most often with nobody waiting).
+    if (this.#waitingHead === this.#waitingOrder.length) this.#waitingOrder.length = 0;
+    else if (this.#waitingHead > 1024) this.#waitingOrder.splice(0, this.#waitingHead);
+    else return;
+    this.#waitingHead = 0;
   }
 
   /** Stops every watch and the heap (the node is stopping). */

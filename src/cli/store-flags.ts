@@ -5,7 +5,7 @@
  * connects: URL schemes, files that must exist, flags that need or exclude each other.
  */
 import { Option, type Command } from 'commander';
-import { NATS_REPLICAS, validatePrefix, type NatsReplicas, type NatsStoreOptions } from '../store/index.js';
+import { isNatsReplicas, validatePrefix, type NatsStoreOptions } from '../store/index.js';
 import { CliUsageError } from './cli-error.js';
 import { existingFileValue } from './flag-values.js';
 
@@ -185,10 +185,10 @@ export function resolveStoreTarget(flags: StoreFlags, env: NodeJS.ProcessEnv, mo
   const replicas = mode === 'node' ? pick(flags, env, 'replicas') : undefined;
   if (replicas) {
     const count = Number(replicas.value);
-    if (!NATS_REPLICAS.includes(count as NatsReplicas)) {
+    if (!isNatsReplicas(count)) {
       throw new CliUsageError(`${replicas.from} ${JSON.stringify(replicas.value)}: use 1, or 3 or 5 on a JetStream cluster of at least as many servers`);
     }
-    options.replicas = count as NatsReplicas;
+    options.replicas = count;
   }
   if (user && password) {
     options.user = user.value;

@@ -63,6 +63,6 @@ export {
 } from './store-keys.js';
 export { memoryStore } from './memory/memory-store.js';
 export type { MemoryStoreOptions } from './memory/memory-store.js';
-export { NATS_REPLICAS, natsStore } from './nats/nats-store.js';
-export type { NatsReplicas, NatsStoreOptions, NatsTlsOptions } from './nats/nats-store.js';
+export { isNatsReplicas, natsStore } from './nats/nats-store.js';
+export type { NatsStoreOptions, NatsTlsOptions } from './nats/nats-store.js';
 export { AttemptLog, appendAttempt, attemptError, ATTEMPT_STACK_MAX_CHARS, ATTEMPTS_WITH_LOGS, LOG_LINE_MAX_CHARS, LOG_LINES_PER_ATTEMPT, MAX_ATTEMPTS_KEPT } from './job-attempts.js';

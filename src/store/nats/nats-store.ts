@@ -76,15 +76,20 @@ export interface NatsStoreOptions {
 export const NATS_REPLICAS = [1, 3, 5] as const;
 export type NatsReplicas = (typeof NATS_REPLICAS)[number];
 
+/** Whether `value` is a replica count JetStream is run with (1, 3 or 5). */
+export function isNatsReplicas(value: unknown): value is NatsReplicas {
+  return NATS_REPLICAS.includes(value as NatsReplicas);
+}
+
 /** `replicas` as given, checked: 1, 3 or 5, or undefined. */
 function checkReplicas(replicas: unknown): NatsReplicas | undefined {
   if (replicas === undefined) return undefined;
-  if (!NATS_REPLICAS.includes(replicas as NatsReplicas)) {
+  if (!isNatsReplicas(replicas)) {
     throw new StoreConfigError(
       `natsStore replicas must be 1, 3 or 5, got ${JSON.stringify(replicas)}: 1 on a single nats-server, 3 (or 5) on a JetStream cluster of as many servers`,
     );
   }
-  return replicas as NatsReplicas;
+  return replicas;
 }
 
 class NatsDriver implements StoreDriver {
